@@ -1,0 +1,1 @@
+"""Database layer: schema, engines, transactions with retry, migrations and queries."""
