@@ -1,0 +1,5 @@
+"""``python -m reconfigurator`` is the same as ``recon``."""
+
+from reconfigurator.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``recon`` command line (Typer + Rich). The only layer that prints."""

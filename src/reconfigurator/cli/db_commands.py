@@ -1,0 +1,95 @@
+"""``recon db``: schema migrations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from reconfigurator.cli.context import app_context
+from reconfigurator.db import migrate
+from reconfigurator.db.url import masked
+from reconfigurator.errors import DatabaseNotMigrated
+
+app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+
+OFFLINE_DEFAULT_URL = "postgresql+psycopg://"
+
+
+@app.command()
+def upgrade(
+    ctx: typer.Context,
+    sql: Annotated[
+        bool,
+        typer.Option("--sql", help="Print the DDL for the URL's dialect instead of applying it."),
+    ] = False,
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
+    """Migrate the database to the newest schema (or print the DDL with --sql)."""
+    app_ctx = app_context(ctx)
+    if sql:
+        url = app_ctx.configured_url() or OFFLINE_DEFAULT_URL
+        app_ctx.out.print(migrate.upgrade_sql(url, revision), markup=False, end="")
+        return
+    engine = app_ctx.engine()
+    before = migrate.current_revision(engine)
+    migrate.upgrade(engine, revision)
+    after = migrate.current_revision(engine)
+    if before == after:
+        app_ctx.out.print(f"already at {after}; nothing to do")
+    else:
+        app_ctx.out.print(f"upgraded {before or '(empty)'} -> {after}")
+
+
+@app.command()
+def downgrade(
+    ctx: typer.Context,
+    revision: Annotated[str, typer.Argument(help="Revision to go down to; 'base' drops all.")],
+) -> None:
+    """Revert the schema down to REVISION."""
+    app_ctx = app_context(ctx)
+    engine = app_ctx.engine()
+    before = migrate.current_revision(engine)
+    migrate.downgrade(engine, revision)
+    after = migrate.current_revision(engine)
+    app_ctx.out.print(f"downgraded {before or '(empty)'} -> {after or '(empty)'}")
+
+
+@app.command()
+def current(ctx: typer.Context) -> None:
+    """Print the revision the database is at."""
+    app_ctx = app_context(ctx)
+    revision = migrate.current_revision(app_ctx.engine())
+    head = migrate.head_revision()
+    if revision is None:
+        app_ctx.out.print("(empty) - run `recon db upgrade`")
+    else:
+        app_ctx.out.print(
+            f"{revision} (head)" if revision == head else f"{revision} (head is {head})"
+        )
+
+
+@app.command()
+def check(ctx: typer.Context) -> None:
+    """Exit 0 if the schema is at the head revision, 1 if it needs `recon db upgrade`."""
+    app_ctx = app_context(ctx)
+    try:
+        migrate.require_migrated(app_ctx.engine())
+    except DatabaseNotMigrated as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    app_ctx.out.print(f"up to date at {migrate.head_revision()}")
+
+
+@app.command()
+def url(
+    ctx: typer.Context,
+    show_password: Annotated[
+        bool, typer.Option("--show-password", help="Print the password in clear.")
+    ] = False,
+) -> None:
+    """Print the database URL in use (password masked)."""
+    app_ctx = app_context(ctx)
+    in_use = app_ctx.url()
+    text = in_use.render_as_string(hide_password=False) if show_password else masked(in_use)
+    app_ctx.out.print(text, markup=False)
