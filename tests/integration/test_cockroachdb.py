@@ -1,0 +1,50 @@
+"""The same foundation on CockroachDB. Skipped, with the reason, when none is reachable."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from reconfigurator.db import migrate
+from reconfigurator.db.retry import RetryPolicy, run_transaction
+from reconfigurator.db.schema import ExternalIp, metadata
+from tests.rows import NOW, external_ip_row
+
+pytestmark = pytest.mark.cockroachdb
+
+
+def test_migrations_round_trip(crdb_empty_engine: Engine) -> None:
+    migrate.upgrade(crdb_empty_engine)
+    assert migrate.current_revision(crdb_empty_engine) == migrate.head_revision()
+    assert set(metadata.tables) <= set(inspect(crdb_empty_engine).get_table_names())
+    migrate.downgrade(crdb_empty_engine, "base")
+    assert migrate.current_revision(crdb_empty_engine) is None
+    migrate.upgrade(crdb_empty_engine)
+    assert migrate.current_revision(crdb_empty_engine) == migrate.head_revision()
+
+
+def test_partial_unique_index(crdb_engine: Engine) -> None:
+    table = ExternalIp.__table__
+    first = external_ip_row(ip="192.0.2.40")
+    with crdb_engine.begin() as conn:
+        conn.execute(table.insert(), [first])
+    with pytest.raises(IntegrityError), crdb_engine.begin() as conn:
+        conn.execute(table.insert(), [external_ip_row(ip="192.0.2.40")])
+    with crdb_engine.begin() as conn:
+        conn.execute(table.update().where(table.c.id == first["id"]).values(time_deleted=NOW))
+        conn.execute(table.insert(), [external_ip_row(ip="192.0.2.40")])
+
+
+def test_retry_on_injected_restart(crdb_engine: Engine) -> None:
+    attempts: list[int] = []
+
+    def body(conn: Connection) -> int:
+        attempts.append(1)
+        if len(attempts) == 1:
+            # CockroachDB's own way to force a retryable error in a test.
+            conn.execute(text("SELECT crdb_internal.force_retry('1s')"))
+        return len(attempts)
+
+    assert run_transaction(crdb_engine, body, policy=RetryPolicy(base_delay_s=0.01)) >= 2
