@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from reconfigurator.db import migrate
 from reconfigurator.db.retry import RetryPolicy, run_transaction
-from reconfigurator.db.schema import ExternalIp, metadata
+from reconfigurator.db.schema import external_ip_table, metadata
 from tests.rows import NOW, external_ip_row
 
 pytestmark = pytest.mark.cockroachdb
@@ -26,7 +26,7 @@ def test_migrations_round_trip(crdb_empty_engine: Engine) -> None:
 
 
 def test_partial_unique_index(crdb_engine: Engine) -> None:
-    table = ExternalIp.__table__
+    table = external_ip_table
     first = external_ip_row(ip="192.0.2.40")
     with crdb_engine.begin() as conn:
         conn.execute(table.insert(), [first])

@@ -11,11 +11,11 @@ from sqlalchemy import Table, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from reconfigurator.db.schema import ExternalIp, ServiceNetworkInterface
+from reconfigurator.db.schema import external_ip_table, service_network_interface_table
 from tests.rows import NOW, external_ip_row, nic_row
 
-EXTERNAL_IP: Table = ExternalIp.__table__  # type: ignore[assignment]
-NIC: Table = ServiceNetworkInterface.__table__  # type: ignore[assignment]
+EXTERNAL_IP = external_ip_table
+NIC = service_network_interface_table
 
 
 def _insert(engine: Engine, table: Table, row: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     SmallInteger,
     String,
+    Table,
     Text,
     text,
 )
@@ -327,3 +328,22 @@ class BpExecution(Base):
 
 
 metadata: Final = Base.metadata
+
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    if not isinstance(table, Table):  # pragma: no cover - every model maps one table
+        raise TypeError(f"{model.__name__} does not map a table")
+    return table
+
+
+# Core tables for set-based statements (SQLAlchemy Core), typed as ``Table``.
+ip_pool_table: Final = _table(IpPool)
+ip_pool_range_table: Final = _table(IpPoolRange)
+external_ip_table: Final = _table(ExternalIp)
+service_network_interface_table: Final = _table(ServiceNetworkInterface)
+blueprint_table: Final = _table(Blueprint)
+bp_target_table: Final = _table(BpTarget)
+sled_table: Final = _table(Sled)
+physical_disk_table: Final = _table(PhysicalDisk)
+bp_execution_table: Final = _table(BpExecution)

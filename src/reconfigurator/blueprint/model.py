@@ -1,0 +1,357 @@
+"""The blueprint JSON format (DESIGN §4) as immutable pydantic v2 models.
+
+Unknown fields are rejected. Sleds, disks and zones are kept sorted by id, so the JSON export
+is canonical: export → import → export gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from collections.abc import Iterator
+from functools import cached_property
+from ipaddress import IPv4Address, IPv4Network, IPv6Address
+from typing import Annotated, Any, Literal, TypeVar
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from reconfigurator.fixed_data import (
+    FLOATING_FIRST_PORT,
+    FLOATING_LAST_PORT,
+    ServiceKind,
+    mac_to_int,
+)
+
+_MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+
+Port = Annotated[int, Field(ge=0, le=65535)]
+
+
+def _check_mac(value: str) -> str:
+    if not _MAC_RE.match(value):
+        raise ValueError("not a MAC address of the form aa:bb:cc:dd:ee:ff")
+    return value.lower()
+
+
+MacAddress = Annotated[str, AfterValidator(_check_mac)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ZoneKind(enum.StrEnum):
+    """Every zone kind a blueprint may hold."""
+
+    NEXUS = "nexus"
+    EXTERNAL_DNS = "external_dns"
+    BOUNDARY_NTP = "boundary_ntp"
+    INTERNAL_NTP = "internal_ntp"
+    INTERNAL_DNS = "internal_dns"
+    CRUCIBLE = "crucible"
+    CRUCIBLE_PANTRY = "crucible_pantry"
+    COCKROACH_DB = "cockroach_db"
+    CLICKHOUSE = "clickhouse"
+    OXIMETER = "oximeter"
+
+    @property
+    def service_kind(self) -> ServiceKind | None:
+        """The external-networking kind, or ``None`` for zones without external networking."""
+        try:
+            return ServiceKind(self.value)
+        except ValueError:
+            return None
+
+
+# --- dispositions -------------------------------------------------------------------------
+
+
+class InServiceDisposition(_Model):
+    kind: Literal["in_service"]
+
+
+class ExpungedDisposition(_Model):
+    kind: Literal["expunged"]
+    as_of_generation: Annotated[int, Field(ge=1)]
+    ready_for_cleanup: bool = False
+
+
+Disposition = Annotated[InServiceDisposition | ExpungedDisposition, Field(discriminator="kind")]
+
+IN_SERVICE = InServiceDisposition(kind="in_service")
+
+
+# --- external networking -------------------------------------------------------------------
+
+
+class ExternalIp(_Model):
+    """A floating external IP (Nexus, external DNS): all ports."""
+
+    id: UUID
+    ip: IPv4Address | IPv6Address
+
+    @property
+    def first_port(self) -> int:
+        return FLOATING_FIRST_PORT
+
+    @property
+    def last_port(self) -> int:
+        return FLOATING_LAST_PORT
+
+
+class SnatExternalIp(_Model):
+    """A SNAT external IP (boundary NTP): one block of ports."""
+
+    id: UUID
+    ip: IPv4Address | IPv6Address
+    first_port: Port
+    last_port: Port
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SnatExternalIp:
+        if self.first_port > self.last_port:
+            raise ValueError(f"first_port {self.first_port} is after last_port {self.last_port}")
+        return self
+
+
+class ServiceNic(_Model):
+    """A zone's service NIC (OPTE vNIC) in the services VPC."""
+
+    id: UUID
+    name: Annotated[str, Field(min_length=1, max_length=63)]
+    ip: IPv4Address
+    mac: MacAddress
+    subnet: IPv4Network
+    vni: Annotated[int, Field(ge=0, lt=1 << 24)]
+    primary: bool
+    slot: Annotated[int, Field(ge=0, le=7)]
+
+    @property
+    def mac_int(self) -> int:
+        return mac_to_int(self.mac)
+
+
+# --- zone types -------------------------------------------------------------------------------
+
+
+class NexusZone(_Model):
+    kind: Literal["nexus"]
+    external_ip: ExternalIp
+    nic: ServiceNic
+
+
+class ExternalDnsZone(_Model):
+    kind: Literal["external_dns"]
+    external_ip: ExternalIp
+    nic: ServiceNic
+
+
+class BoundaryNtpZone(_Model):
+    kind: Literal["boundary_ntp"]
+    external_ip: SnatExternalIp
+    nic: ServiceNic
+
+
+class InternalNtpZone(_Model):
+    kind: Literal["internal_ntp"]
+
+
+class InternalDnsZone(_Model):
+    kind: Literal["internal_dns"]
+
+
+class CrucibleZone(_Model):
+    kind: Literal["crucible"]
+
+
+class CruciblePantryZone(_Model):
+    kind: Literal["crucible_pantry"]
+
+
+class CockroachDbZone(_Model):
+    kind: Literal["cockroach_db"]
+
+
+class ClickhouseZone(_Model):
+    kind: Literal["clickhouse"]
+
+
+class OximeterZone(_Model):
+    kind: Literal["oximeter"]
+
+
+ExternalNetworkingZoneType = NexusZone | ExternalDnsZone | BoundaryNtpZone
+
+ZoneType = Annotated[
+    NexusZone
+    | ExternalDnsZone
+    | BoundaryNtpZone
+    | InternalNtpZone
+    | InternalDnsZone
+    | CrucibleZone
+    | CruciblePantryZone
+    | CockroachDbZone
+    | ClickhouseZone
+    | OximeterZone,
+    Field(discriminator="kind"),
+]
+
+#: Discriminator values, used to drop them from error paths.
+ZONE_KIND_TAGS = frozenset(kind.value for kind in ZoneKind)
+DISPOSITION_TAGS = frozenset({"in_service", "expunged"})
+
+
+# --- sleds, disks, zones ------------------------------------------------------------------------
+
+
+class BlueprintZone(_Model):
+    id: UUID
+    filesystem_pool: UUID
+    disposition: Disposition
+    zone_type: ZoneType
+
+    @property
+    def kind(self) -> ZoneKind:
+        return ZoneKind(self.zone_type.kind)
+
+    @property
+    def is_in_service(self) -> bool:
+        return self.disposition.kind == "in_service"
+
+    @property
+    def is_expunged(self) -> bool:
+        return self.disposition.kind == "expunged"
+
+    @property
+    def networking(self) -> ExternalNetworkingZoneType | None:
+        """The zone type if this zone has external networking, else ``None``."""
+        zone_type = self.zone_type
+        if isinstance(zone_type, NexusZone | ExternalDnsZone | BoundaryNtpZone):
+            return zone_type
+        return None
+
+    @property
+    def external_ip(self) -> ExternalIp | SnatExternalIp | None:
+        networking = self.networking
+        return networking.external_ip if networking is not None else None
+
+    @property
+    def nic(self) -> ServiceNic | None:
+        networking = self.networking
+        return networking.nic if networking is not None else None
+
+
+class BlueprintDisk(_Model):
+    id: UUID
+    pool_id: UUID
+    disposition: Disposition
+
+    @property
+    def is_in_service(self) -> bool:
+        return self.disposition.kind == "in_service"
+
+
+class SledState(enum.StrEnum):
+    ACTIVE = "active"
+    DECOMMISSIONED = "decommissioned"
+
+
+_T = TypeVar("_T", BlueprintDisk, BlueprintZone)
+
+
+def _sorted_by_id(items: tuple[_T, ...]) -> tuple[_T, ...]:
+    return tuple(sorted(items, key=lambda item: item.id))
+
+
+class BlueprintSled(_Model):
+    id: UUID
+    state: SledState
+    disks: tuple[BlueprintDisk, ...] = ()
+    zones: tuple[BlueprintZone, ...] = ()
+
+    _sort_disks = field_validator("disks")(_sorted_by_id)
+    _sort_zones = field_validator("zones")(_sorted_by_id)
+
+    def disk_for_pool(self, pool_id: UUID) -> BlueprintDisk | None:
+        for disk in self.disks:
+            if disk.pool_id == pool_id:
+                return disk
+        return None
+
+
+class Blueprint(_Model):
+    id: UUID
+    parent_blueprint_id: UUID | None
+    time_created: AwareDatetime
+    creator: Annotated[str, Field(max_length=1024)]
+    comment: Annotated[str, Field(max_length=4096)]
+    sleds: tuple[BlueprintSled, ...] = ()
+
+    @field_validator("sleds")
+    @classmethod
+    def _sort_sleds(cls, sleds: tuple[BlueprintSled, ...]) -> tuple[BlueprintSled, ...]:
+        return tuple(sorted(sleds, key=lambda sled: sled.id))
+
+    # --- reading ----------------------------------------------------------------------------
+
+    @classmethod
+    def from_json(cls, data: str | bytes) -> Blueprint:
+        """Parse and validate a JSON document (raises ``pydantic.ValidationError``)."""
+        return cls.model_validate_json(data)
+
+    def to_json(self) -> str:
+        """Canonical JSON: fixed key order, sorted collections, two-space indent, newline."""
+        return json.dumps(self.to_document(), indent=2, ensure_ascii=False) + "\n"
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON document as plain Python data (what the database stores)."""
+        return self.model_dump(mode="json")
+
+    # --- helpers the rest of the system needs --------------------------------------------------
+
+    def zones(self) -> Iterator[tuple[BlueprintSled, BlueprintZone]]:
+        """Every zone with its sled, ordered by sled id then zone id."""
+        for sled in self.sleds:
+            for zone in sled.zones:
+                yield sled, zone
+
+    def all_zones(self) -> Iterator[BlueprintZone]:
+        for _sled, zone in self.zones():
+            yield zone
+
+    def in_service_zones(self) -> Iterator[BlueprintZone]:
+        return (zone for zone in self.all_zones() if zone.is_in_service)
+
+    def expunged_zones(self) -> Iterator[BlueprintZone]:
+        return (zone for zone in self.all_zones() if zone.is_expunged)
+
+    def zones_with_external_networking(self) -> Iterator[BlueprintZone]:
+        return (zone for zone in self.all_zones() if zone.networking is not None)
+
+    @cached_property
+    def _zone_index(self) -> dict[UUID, tuple[BlueprintSled, BlueprintZone]]:
+        return {zone.id: (sled, zone) for sled, zone in self.zones()}
+
+    def zone(self, zone_id: UUID) -> BlueprintZone | None:
+        found = self._zone_index.get(zone_id)
+        return found[1] if found is not None else None
+
+    def sled_of_zone(self, zone_id: UUID) -> BlueprintSled | None:
+        found = self._zone_index.get(zone_id)
+        return found[0] if found is not None else None
+
+    def sled(self, sled_id: UUID) -> BlueprintSled | None:
+        for sled in self.sleds:
+            if sled.id == sled_id:
+                return sled
+        return None

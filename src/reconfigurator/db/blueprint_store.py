@@ -1,0 +1,137 @@
+"""Storing blueprints: insert (idempotent), get, list, delete, and id prefixes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import String, cast, delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection
+
+from reconfigurator.blueprint.model import Blueprint
+from reconfigurator.db import schema
+from reconfigurator.db.targets import current_target
+from reconfigurator.errors import (
+    AmbiguousBlueprintId,
+    BlueprintContentConflict,
+    BlueprintIsTarget,
+    BlueprintNotFound,
+    InputError,
+)
+
+BLUEPRINT = schema.blueprint_table
+
+
+@dataclass(frozen=True, slots=True)
+class BlueprintSummary:
+    id: UUID
+    parent_blueprint_id: UUID | None
+    time_created: datetime
+    creator: str
+    comment: str
+    is_target: bool
+
+
+def insert_blueprint(conn: Connection, blueprint: Blueprint) -> bool:
+    """Store ``blueprint``. Returns ``False`` when the same content was already stored.
+
+    Raises :class:`BlueprintContentConflict` when the id exists with different content.
+    """
+    inserted = conn.execute(
+        insert(BLUEPRINT)
+        .values(
+            id=blueprint.id,
+            parent_blueprint_id=blueprint.parent_blueprint_id,
+            time_created=blueprint.time_created,
+            creator=blueprint.creator,
+            comment=blueprint.comment,
+            document=blueprint.to_document(),
+        )
+        .on_conflict_do_nothing(index_elements=[BLUEPRINT.c.id])
+        .returning(BLUEPRINT.c.id)
+    ).first()
+    if inserted is not None:
+        return True
+    if get_blueprint(conn, blueprint.id) != blueprint:
+        raise BlueprintContentConflict(blueprint.id)
+    return False
+
+
+def get_blueprint(conn: Connection, blueprint_id: UUID) -> Blueprint:
+    document = conn.execute(
+        select(BLUEPRINT.c.document).where(BLUEPRINT.c.id == blueprint_id)
+    ).scalar_one_or_none()
+    if document is None:
+        raise BlueprintNotFound(blueprint_id)
+    return Blueprint.model_validate(document)
+
+
+def blueprint_exists(conn: Connection, blueprint_id: UUID) -> bool:
+    found = conn.execute(select(BLUEPRINT.c.id).where(BLUEPRINT.c.id == blueprint_id)).first()
+    return found is not None
+
+
+def resolve_blueprint_id(conn: Connection, reference: str) -> UUID:
+    """A full id, or a unique prefix of one (at least 4 hex digits), to the stored id."""
+    text = reference.strip().lower()
+    try:
+        full = UUID(text)
+    except ValueError:
+        full = None
+    if full is not None:
+        if not blueprint_exists(conn, full):
+            raise BlueprintNotFound(full)
+        return full
+    if len(text) < 4 or any(c not in "0123456789abcdef-" for c in text):
+        raise InputError(f"not a blueprint id or id prefix: {reference!r}")
+    matches = list(
+        conn.execute(
+            select(BLUEPRINT.c.id)
+            .where(func.starts_with(cast(BLUEPRINT.c.id, String), text))
+            .order_by(BLUEPRINT.c.id)
+            .limit(10)
+        ).scalars()
+    )
+    if not matches:
+        raise BlueprintNotFound(reference)
+    if len(matches) > 1:
+        raise AmbiguousBlueprintId(reference, list(matches))
+    return UUID(str(matches[0]))
+
+
+def list_blueprints(conn: Connection) -> list[BlueprintSummary]:
+    """Every stored blueprint, newest first, with the current target marked."""
+    target = current_target(conn)
+    target_id = target.blueprint_id if target is not None else None
+    rows = conn.execute(
+        select(
+            BLUEPRINT.c.id,
+            BLUEPRINT.c.parent_blueprint_id,
+            BLUEPRINT.c.time_created,
+            BLUEPRINT.c.creator,
+            BLUEPRINT.c.comment,
+        ).order_by(BLUEPRINT.c.time_created.desc(), BLUEPRINT.c.id)
+    )
+    return [
+        BlueprintSummary(
+            id=row.id,
+            parent_blueprint_id=row.parent_blueprint_id,
+            time_created=row.time_created,
+            creator=row.creator,
+            comment=row.comment,
+            is_target=row.id == target_id,
+        )
+        for row in rows
+    ]
+
+
+def delete_blueprint(conn: Connection, blueprint_id: UUID) -> None:
+    """Delete a stored blueprint; the current target cannot be deleted."""
+    target = current_target(conn)
+    if target is not None and target.blueprint_id == blueprint_id:
+        raise BlueprintIsTarget(blueprint_id)
+    deleted = conn.execute(delete(BLUEPRINT).where(BLUEPRINT.c.id == blueprint_id))
+    if deleted.rowcount == 0:
+        raise BlueprintNotFound(blueprint_id)
