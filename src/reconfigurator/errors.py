@@ -186,12 +186,17 @@ class Conflict(ReconError):
         row_id: object,
         detail: str,
         owner: object | None = None,
+        *,
+        code: str = "conflict",
     ) -> None:
         self.zone_id = zone_id
         self.table = table
         self.row_id = row_id
         self.detail = detail
         self.owner = owner
+        #: ``"mismatch"`` when the zone's own live row differs from the blueprint,
+        #: ``"conflict"`` for everything else that is in the way.
+        self.code = code
         held = f" (held by {owner})" if owner is not None else ""
         super().__init__(f"zone {zone_id}: {table} row {row_id}: {detail}{held}")
 
@@ -211,3 +216,108 @@ class ExternalNetworkingConflict(ReconError):
     @property
     def zone_id(self) -> object:
         return self.conflicts[0].zone_id
+
+
+class ConcurrentModification(ReconError):
+    """A row changed between reading and writing inside one transaction (should not happen
+    under SERIALIZABLE isolation; reported rather than ignored)."""
+
+    def __init__(self, table: str, expected: int, actual: int) -> None:
+        self.table = table
+        super().__init__(
+            f"{table}: expected to soft-delete {expected} live rows but {actual} were live"
+        )
+
+
+# --- planner and planning input --------------------------------------------------------------
+
+
+class PlanningInputInvalid(InputError):
+    """The planning input contradicts itself (an id twice, a malformed range)."""
+
+
+class SledNotFound(InputError):
+    def __init__(self, reference: object) -> None:
+        self.reference = reference
+        super().__init__(f"no sled matches {reference}")
+
+
+class DiskNotFound(InputError):
+    def __init__(self, reference: object) -> None:
+        self.reference = reference
+        super().__init__(f"no disk matches {reference} (by disk id or pool id)")
+
+
+class AmbiguousId(InputError):
+    """An id prefix matches more than one sled or disk."""
+
+    def __init__(self, what: str, prefix: str, matches: list[object]) -> None:
+        self.what = what
+        self.prefix = prefix
+        self.matches = matches
+        shown = ", ".join(str(m) for m in matches[:5])
+        super().__init__(f"{what} id prefix {prefix!r} is ambiguous: matches {shown}")
+
+
+class SledAlreadyExists(InputError):
+    def __init__(self, sled_id: object) -> None:
+        self.sled_id = sled_id
+        super().__init__(f"sled {sled_id} already exists")
+
+
+class DiskAlreadyExists(InputError):
+    """A disk id or pool id is already used by another disk."""
+
+    def __init__(self, what: str, value: object, disk_id: object) -> None:
+        self.what = what
+        self.value = value
+        self.disk_id = disk_id
+        super().__init__(f"{what} {value} is already used by disk {disk_id}")
+
+
+class SledNotInService(InputError):
+    def __init__(self, sled_id: object, policy: str, state: str) -> None:
+        self.sled_id = sled_id
+        self.policy = policy
+        self.state = state
+        super().__init__(f"sled {sled_id} is not in service (policy {policy}, state {state})")
+
+
+class InvalidIpRange(InputError):
+    def __init__(self, first: object, last: object, reason: str) -> None:
+        self.first = first
+        self.last = last
+        self.reason = reason
+        super().__init__(f"invalid IP range {first} - {last}: {reason}")
+
+
+class IpRangeOverlap(InputError):
+    """A new range overlaps a live range of some IP pool."""
+
+    def __init__(
+        self, first: object, last: object, range_id: object, existing: tuple[object, object]
+    ) -> None:
+        self.first = first
+        self.last = last
+        self.range_id = range_id
+        self.existing = existing
+        super().__init__(
+            f"IP range {first} - {last} overlaps range {range_id} ({existing[0]} - {existing[1]})"
+        )
+
+
+# --- blueprint lint and diff -----------------------------------------------------------------
+
+
+class BlueprintInTargetHistory(ReconError):
+    """A blueprint that was a target once stays: the target history refers to it."""
+
+    def __init__(self, blueprint_id: object, versions: list[int]) -> None:
+        self.blueprint_id = blueprint_id
+        self.versions = versions
+        shown = ", ".join(str(v) for v in versions)
+        plural = "s" if len(versions) != 1 else ""
+        super().__init__(
+            f"blueprint {blueprint_id} is in the target history (version{plural} {shown})"
+            " and cannot be deleted"
+        )

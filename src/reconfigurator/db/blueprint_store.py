@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import String, cast, delete, func, select
+from sqlalchemy import String, cast, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
@@ -16,12 +16,14 @@ from reconfigurator.db.targets import current_target
 from reconfigurator.errors import (
     AmbiguousBlueprintId,
     BlueprintContentConflict,
+    BlueprintInTargetHistory,
     BlueprintIsTarget,
     BlueprintNotFound,
     InputError,
 )
 
 BLUEPRINT = schema.blueprint_table
+BP_TARGET = schema.bp_target_table
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,8 @@ def resolve_blueprint_id(conn: Connection, reference: str) -> UUID:
     matches = list(
         conn.execute(
             select(BLUEPRINT.c.id)
-            .where(func.starts_with(cast(BLUEPRINT.c.id, String), text))
+            # LIKE works on PostgreSQL and CockroachDB alike; ``text`` holds no wildcards.
+            .where(cast(BLUEPRINT.c.id, String).like(f"{text}%"))
             .order_by(BLUEPRINT.c.id)
             .limit(10)
         ).scalars()
@@ -128,10 +131,19 @@ def list_blueprints(conn: Connection) -> list[BlueprintSummary]:
 
 
 def delete_blueprint(conn: Connection, blueprint_id: UUID) -> None:
-    """Delete a stored blueprint; the current target cannot be deleted."""
+    """Delete a stored blueprint; the current target and past targets cannot be deleted."""
     target = current_target(conn)
     if target is not None and target.blueprint_id == blueprint_id:
         raise BlueprintIsTarget(blueprint_id)
+    versions = list(
+        conn.execute(
+            select(BP_TARGET.c.version)
+            .where(BP_TARGET.c.blueprint_id == blueprint_id)
+            .order_by(BP_TARGET.c.version)
+        ).scalars()
+    )
+    if versions:
+        raise BlueprintInTargetHistory(blueprint_id, versions)
     deleted = conn.execute(delete(BLUEPRINT).where(BLUEPRINT.c.id == blueprint_id))
     if deleted.rowcount == 0:
         raise BlueprintNotFound(blueprint_id)
