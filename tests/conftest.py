@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -16,12 +19,16 @@ from reconfigurator.testing import (
 
 
 @pytest.fixture(scope="session")
-def db_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseServer]:
-    server = database_server(tmp_path_factory.mktemp("embedded-pg"))
+def db_server() -> Iterator[DatabaseServer]:
+    # Not under pytest's basetemp: pytest prunes old basetemps, and a concurrent pytest
+    # session could delete a running server's data directory.
+    scratch = Path(tempfile.mkdtemp(prefix="recon-test-pg-"))
+    server = database_server(scratch)
     try:
         yield server
     finally:
         server.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from ipaddress import IPv4Address, IPv6Address
 from typing import Any, Final
 from uuid import UUID
 
@@ -41,6 +42,9 @@ NAMING_CONVENTION: Final = {
 }
 
 LIVE: Final = text("time_deleted IS NULL")
+
+#: What psycopg returns for an ``INET`` holding a host address (it accepts strings too).
+IpAddress = IPv4Address | IPv6Address
 
 
 class Base(DeclarativeBase):
@@ -134,8 +138,8 @@ class IpPoolRange(Base):
     time_created: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
     time_modified: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
     time_deleted: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ)
-    first_address: Mapped[str] = mapped_column(INET)
-    last_address: Mapped[str] = mapped_column(INET)
+    first_address: Mapped[IpAddress] = mapped_column(INET)
+    last_address: Mapped[IpAddress] = mapped_column(INET)
     ip_pool_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("ip_pool.id"))
 
     __table_args__ = (
@@ -170,7 +174,7 @@ class ExternalIp(Base):
     is_service: Mapped[bool] = mapped_column(Boolean)
     parent_id: Mapped[UUID | None] = mapped_column(Uuid)
     kind: Mapped[IpKind] = mapped_column(IP_KIND)
-    ip: Mapped[str] = mapped_column(INET)
+    ip: Mapped[IpAddress] = mapped_column(INET)
     first_port: Mapped[int] = mapped_column(Integer)
     last_port: Mapped[int] = mapped_column(Integer)
     project_id: Mapped[UUID | None] = mapped_column(Uuid)
@@ -220,8 +224,8 @@ class ServiceNetworkInterface(Base):
     vpc_id: Mapped[UUID] = mapped_column(Uuid)
     subnet_id: Mapped[UUID] = mapped_column(Uuid)
     mac: Mapped[int] = mapped_column(BigInteger)
-    ipv4: Mapped[str] = mapped_column(INET)
-    ipv6: Mapped[str | None] = mapped_column(INET)
+    ipv4: Mapped[IpAddress] = mapped_column(INET)
+    ipv6: Mapped[IpAddress | None] = mapped_column(INET)
     slot: Mapped[int] = mapped_column(SmallInteger)
     is_primary: Mapped[bool] = mapped_column(Boolean)
 

@@ -1,0 +1,129 @@
+"""Step 1, *Ensure external networking resources* (DESIGN §5).
+
+One SERIALIZABLE transaction, retried on serialization failures: check that the blueprint is
+the current target, read the rows the blueprint names (a fixed number of statements), decide,
+and write — deallocation of expunged zones' rows first, then allocation for in-service zones.
+Nothing is written when the decision finds anything blocking.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from reconfigurator.db.networking.apply import apply_plan
+from reconfigurator.db.networking.decide import (
+    MissingRowPolicy,
+    NetworkingPlan,
+    decide,
+)
+from reconfigurator.db.networking.rows import BlueprintNetworking, Table
+from reconfigurator.db.networking.state import load_state
+from reconfigurator.db.retry import run_transaction
+from reconfigurator.db.targets import current_target
+from reconfigurator.errors import NotCurrentTarget
+from reconfigurator.executor.steps import StepContext, StepDetails
+
+STEP_NAME = "Ensure external networking resources"
+
+#: Called inside the transaction right after the target check (used by tests to pause a run).
+TargetCheckedHook = Callable[[Connection], None]
+
+
+@dataclass(slots=True)
+class EnsureExternalNetworking:
+    """The step as a callable; ``after_target_check`` is a hook for fault-injection tests."""
+
+    after_target_check: TargetCheckedHook | None = None
+
+    def __call__(self, ctx: StepContext) -> StepDetails:
+        wanted = BlueprintNetworking.of(ctx.blueprint)
+        attempts = 0
+
+        def body(conn: Connection) -> NetworkingPlan:
+            nonlocal attempts
+            attempts += 1
+            target = current_target(conn)
+            if target is None or target.blueprint_id != ctx.blueprint_id:
+                raise NotCurrentTarget(
+                    ctx.blueprint_id, target.blueprint_id if target is not None else None
+                )
+            if self.after_target_check is not None:
+                self.after_target_check(conn)
+            plan = decide(wanted, load_state(conn, wanted))
+            blocking = plan.blocking_error(ctx.missing_rows)
+            if blocking is not None:
+                raise blocking
+            apply_plan(conn, plan)
+            return plan
+
+        plan = run_transaction(ctx.engine, body, policy=ctx.retry_policy)
+        _log_outcome(ctx, plan)
+        return _details(plan, attempts, ctx.missing_rows)
+
+
+def _details(plan: NetworkingPlan, attempts: int, policy: MissingRowPolicy) -> dict[str, Any]:
+    return {
+        "external_ips": plan.counts(Table.EXTERNAL_IP),
+        "nics": plan.counts(Table.NIC),
+        "repairs": [
+            {
+                "zone_id": str(d.zone_id),
+                "table": d.table.value,
+                "row_id": str(d.row_id),
+                "result": d.result.value,
+                "action": "recorded as soft-deleted",
+            }
+            for d in plan.not_found()
+        ],
+        "missing_rows": policy.value,
+        "attempts": attempts,
+    }
+
+
+def _log_outcome(ctx: StepContext, plan: NetworkingPlan) -> None:
+    log = ctx.log
+    if log.isEnabledFor(logging.DEBUG):
+        for dealloc in plan.deallocations:
+            log.debug(
+                "expunged zone row: %s",
+                dealloc.result.value,
+                extra={
+                    "zone_id": str(dealloc.zone_id),
+                    "table": dealloc.table.value,
+                    "row_id": str(dealloc.row_id),
+                },
+            )
+        for create in plan.external_ip_creates:
+            log.debug(
+                "created external IP",
+                extra={"zone_id": str(create.desired.zone_id), "row_id": str(create.desired.id)},
+            )
+        for nic in plan.nic_creates:
+            log.debug(
+                "created service NIC", extra={"zone_id": str(nic.zone_id), "row_id": str(nic.id)}
+            )
+    repairs = plan.not_found()
+    if repairs:
+        log.warning(
+            "rows of expunged zones were never created; recorded as deleted",
+            extra={
+                "repairs": len(repairs),
+                "zone_ids": ",".join(sorted({str(r.zone_id) for r in repairs})[:20]),
+            },
+        )
+    ext, nics = plan.counts(Table.EXTERNAL_IP), plan.counts(Table.NIC)
+    log.info(
+        "external networking ensured",
+        extra={
+            "ips_created": ext["created"],
+            "ips_soft_deleted": ext["soft_deleted"],
+            "nics_created": nics["created"],
+            "nics_soft_deleted": nics["soft_deleted"],
+            "unchanged": ext["unchanged"] + nics["unchanged"],
+        },
+    )

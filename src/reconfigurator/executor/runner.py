@@ -1,0 +1,172 @@
+"""The executor: runs ordered steps against one blueprint and records the run.
+
+Step 1 is always *Ensure external networking resources* and is fatal: when it fails no later
+step runs. Control-plane code adds its own later steps with :meth:`Executor.add_step`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from sqlalchemy.engine import Engine
+
+from reconfigurator.blueprint.model import Blueprint
+from reconfigurator.db.blueprint_store import get_blueprint
+from reconfigurator.db.executions import record_finish, record_start
+from reconfigurator.db.networking.decide import MissingRowPolicy
+from reconfigurator.db.retry import DEFAULT_RETRY_POLICY, RetryPolicy, run_transaction
+from reconfigurator.db.schema import ExecutionOutcome
+from reconfigurator.db.targets import current_target
+from reconfigurator.errors import NoTarget
+from reconfigurator.executor.external_networking import STEP_NAME, EnsureExternalNetworking
+from reconfigurator.executor.report import (
+    ExecutionReport,
+    StepOutcome,
+    StepReport,
+    error_chain,
+    error_details,
+)
+from reconfigurator.executor.steps import Step, StepContext, StepFunction
+
+_log = logging.getLogger("reconfigurator.executor")
+
+
+@dataclass
+class Executor:
+    """Realizes a blueprint. Reusable: each :meth:`execute` call is one recorded run."""
+
+    engine: Engine
+    missing_rows: MissingRowPolicy = MissingRowPolicy.TREAT_AS_DELETED
+    retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY
+    external_networking: EnsureExternalNetworking = field(default_factory=EnsureExternalNetworking)
+    _extra_steps: list[Step] = field(default_factory=list)
+
+    def add_step(self, name: str, run: StepFunction, *, fatal: bool = False) -> None:
+        """Append a step after the built-in ones. ``run(ctx)`` returns report details
+        (a JSON-able mapping, or ``None``) or raises to fail the step."""
+        if any(step.name == name for step in self.steps):
+            raise ValueError(f"a step named {name!r} is already registered")
+        self._extra_steps.append(Step(name, run, fatal))
+
+    def step(self, name: str, *, fatal: bool = False) -> Callable[[StepFunction], StepFunction]:
+        """Decorator form of :meth:`add_step`."""
+
+        def register(run: StepFunction) -> StepFunction:
+            self.add_step(name, run, fatal=fatal)
+            return run
+
+        return register
+
+    @property
+    def steps(self) -> list[Step]:
+        return [Step(STEP_NAME, self.external_networking, fatal=True), *self._extra_steps]
+
+    def target_blueprint_id(self) -> UUID:
+        with self.engine.connect() as conn:
+            target = current_target(conn)
+        if target is None:
+            raise NoTarget()
+        return target.blueprint_id
+
+    def load_blueprint(self, blueprint_id: UUID) -> Blueprint:
+        with self.engine.connect() as conn:
+            return get_blueprint(conn, blueprint_id)
+
+    def execute(self, blueprint_id: UUID | None = None) -> ExecutionReport:
+        """One run against ``blueprint_id`` (default: the current target).
+
+        The blueprint must be the current target; step 1 checks it inside its transaction.
+        Failures are recorded in the report (and in ``bp_execution``), not raised; errors
+        that stop the run before any step (no target, unknown blueprint, database down) are
+        raised.
+        """
+        if blueprint_id is None:
+            blueprint_id = self.target_blueprint_id()
+        blueprint = self.load_blueprint(blueprint_id)
+        execution_id = uuid.uuid4()
+        started = run_transaction(
+            self.engine,
+            lambda conn: record_start(conn, execution_id, blueprint.id),
+            policy=self.retry_policy,
+        )
+        report = ExecutionReport(blueprint.id, execution_id, started)
+        log = logging.LoggerAdapter(
+            _log, {"blueprint_id": str(blueprint.id), "execution_id": str(execution_id)}
+        )
+        ctx = StepContext(
+            self.engine, blueprint, execution_id, self.missing_rows, self.retry_policy, log
+        )
+        with _recorded(self.engine, report, self.retry_policy):
+            self._run_steps(ctx, report)
+        log.log(
+            logging.INFO if report.succeeded else logging.WARNING,
+            "execution %s",
+            report.outcome,
+            extra={"failed_step": report.failed_step, "error": report.error},
+        )
+        return report
+
+    def _run_steps(self, ctx: StepContext, report: ExecutionReport) -> None:
+        steps = self.steps
+        for index, step in enumerate(steps):
+            if report.failed_step is not None:
+                report.steps.append(StepReport(step.name, StepOutcome.SKIPPED, 0.0))
+                continue
+            began = time.perf_counter()
+            try:
+                details = dict(step.run(ctx) or {})
+            except Exception as exc:
+                elapsed = time.perf_counter() - began
+                outcome = StepOutcome.FAILED if step.fatal else StepOutcome.WARNING
+                report.steps.append(
+                    StepReport(step.name, outcome, elapsed, error_details(exc), str(exc))
+                )
+                ctx.log.warning(
+                    "step failed",
+                    extra={"step": step.name, "step_index": index + 1, "error": str(exc)},
+                )
+                if step.fatal:
+                    report.failed_step = step.name
+                    report.error = str(exc)
+                    report.error_chain = error_chain(step.name, exc)
+                    report.exception = exc
+                else:
+                    report.warnings.append(f"{step.name}: {exc}")
+                continue
+            report.steps.append(
+                StepReport(step.name, StepOutcome.COMPLETED, time.perf_counter() - began, details)
+            )
+
+
+@contextmanager
+def _recorded(engine: Engine, report: ExecutionReport, policy: RetryPolicy) -> Iterator[None]:
+    """Record the run's end in ``bp_execution``, whatever happens inside."""
+    try:
+        yield
+    finally:
+        outcome = ExecutionOutcome.COMPLETED if report.succeeded else ExecutionOutcome.FAILED
+        try:
+            report.time_finished = run_transaction(
+                engine,
+                lambda conn: record_finish(
+                    conn,
+                    report.execution_id,
+                    outcome=outcome,
+                    failed_step=report.failed_step,
+                    error=report.error,
+                    report=report.to_json(),
+                ),
+                policy=policy,
+            )
+        except Exception:
+            # The run's own outcome matters more than its record; the row stays "running".
+            _log.exception(
+                "could not record the end of an execution",
+                extra={"execution_id": str(report.execution_id)},
+            )

@@ -1,0 +1,57 @@
+"""The step API: what a step is and what it gets.
+
+A step is a name, whether it is fatal, and a function of a :class:`StepContext` that returns
+details for the report (a JSON-able mapping) or raises. A fatal step that raises stops the run;
+a non-fatal one is recorded as a warning and the run goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.engine import Engine
+
+from reconfigurator.blueprint.model import Blueprint
+from reconfigurator.db.networking.decide import MissingRowPolicy
+from reconfigurator.db.retry import DEFAULT_RETRY_POLICY, RetryPolicy
+
+StepDetails = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StepContext:
+    """Everything a step may use. ``log`` carries ``blueprint_id`` and ``execution_id``."""
+
+    engine: Engine
+    blueprint: Blueprint
+    execution_id: UUID
+    missing_rows: MissingRowPolicy
+    retry_policy: RetryPolicy
+    log: logging.LoggerAdapter[logging.Logger]
+
+    @property
+    def blueprint_id(self) -> UUID:
+        return self.blueprint.id
+
+
+StepFunction = Callable[[StepContext], StepDetails | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    name: str
+    run: StepFunction
+    fatal: bool = True
+
+
+__all__ = [
+    "DEFAULT_RETRY_POLICY",
+    "Step",
+    "StepContext",
+    "StepDetails",
+    "StepFunction",
+]

@@ -1,0 +1,1 @@
+"""Simulations and generated workloads: the disk-expungement race, and large rack states."""

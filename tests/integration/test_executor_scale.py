@@ -1,0 +1,84 @@
+"""Set-based execution: the number of SQL statements does not grow with the zones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from reconfigurator.db.retry import run_transaction
+from reconfigurator.executor import EXTERNAL_NETWORKING_STEP, Executor
+from reconfigurator.sim.scale import ScaledState, scaled_state, seed_rows, seed_service_pool
+from reconfigurator.testing import DatabaseServer, fresh_database
+from tests.db_support import make_target
+
+
+@contextmanager
+def counting(engine: Engine) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def _prepare(engine: Engine, state: ScaledState) -> None:
+    def body(conn: Any) -> None:
+        seed_service_pool(conn)
+        seed_rows(conn, state)
+
+    run_transaction(engine, body)
+    make_target(engine, state.blueprint)
+
+
+def _run_counts(
+    db_server: DatabaseServer, zones: int
+) -> tuple[list[str], list[str], dict[str, Any]]:
+    state = scaled_state(zones, seed=zones)
+    with fresh_database(db_server) as engine:
+        _prepare(engine, state)
+        executor = Executor(engine)
+        with counting(engine) as converging:
+            report = executor.execute()
+        assert report.succeeded, report.error
+        details = report.step(EXTERNAL_NETWORKING_STEP).details
+        with counting(engine) as noop:
+            again = executor.execute()
+        assert again.succeeded
+        assert again.step(EXTERNAL_NETWORKING_STEP).details["external_ips"]["created"] == 0
+        return converging, noop, details
+
+
+def test_statement_count_is_the_same_at_10_and_1000_zones(db_server: DatabaseServer) -> None:
+    small_converging, small_noop, small = _run_counts(db_server, 10)
+    large_converging, large_noop, large = _run_counts(db_server, 1000)
+    # Every kind of work happens at both sizes...
+    for details in (small, large):
+        counts = details["external_ips"]
+        assert counts["created"] > 0
+        assert counts["soft_deleted"] > 0
+        assert counts["already_soft_deleted"] > 0
+        assert counts["not_found"] > 0
+    assert large["external_ips"]["created"] == 540
+    assert large["external_ips"]["soft_deleted"] == 60
+    # ...with exactly the same statements.
+    assert len(small_converging) == len(large_converging)
+    assert small_converging == large_converging
+    assert len(small_noop) == len(large_noop)
+    assert len(large_converging) <= 12
+    assert len(large_noop) < len(large_converging)
+
+
+@pytest.mark.parametrize("zones", [3, 4, 10])
+def test_small_scaled_states_converge(db_server: DatabaseServer, zones: int) -> None:
+    _converging, _noop, details = _run_counts(db_server, zones)
+    assert details["external_ips"]["unchanged"] == 0
