@@ -12,7 +12,16 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import DBAPIError
 
-from reconfigurator.cli import db_commands, log_format
+from reconfigurator.cli import (
+    audit_commands,
+    blueprint_commands,
+    db_commands,
+    execute_commands,
+    log_format,
+    rack_commands,
+    run_command,
+    target_commands,
+)
 from reconfigurator.cli.context import AppContext
 from reconfigurator.db.engine import DATABASE_URL_ENV, first_line
 from reconfigurator.errors import DatabaseSetupError, InputError, ReconError
@@ -28,6 +37,14 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db_commands.app, name="db")
+app.add_typer(rack_commands.sled_app, name="sled")
+app.add_typer(rack_commands.disk_app, name="disk")
+app.add_typer(rack_commands.pool_app, name="pool")
+execute_commands.register(app)
+audit_commands.register(app)
+run_command.register(app)
+app.add_typer(blueprint_commands.app, name="blueprint")
+app.add_typer(target_commands.app, name="target")
 
 
 @app.callback()

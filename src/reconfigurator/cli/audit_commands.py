@@ -1,0 +1,75 @@
+"""``recon audit``: what the executor would do, and what would make it fail."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from reconfigurator.audit import audit as run_audit
+from reconfigurator.cli.context import app_context
+from reconfigurator.cli.execute_commands import JsonOption, MissingRowsOption
+from reconfigurator.db.blueprint_store import get_blueprint, resolve_blueprint_id
+from reconfigurator.db.networking.decide import MissingRowPolicy
+from reconfigurator.db.targets import current_target
+from reconfigurator.errors import NoTarget
+
+EXIT_BLOCKING = 1
+
+
+def audit(
+    ctx: typer.Context,
+    blueprint: Annotated[
+        str | None,
+        typer.Option("--blueprint", help="Blueprint id or unique prefix (default: the target)."),
+    ] = None,
+    missing_rows: MissingRowsOption = MissingRowPolicy.TREAT_AS_DELETED,
+    json_output: JsonOption = False,
+) -> None:
+    """Compare the database with a blueprint, per zone (exit 1 if the executor would fail)."""
+    app_ctx = app_context(ctx)
+    engine = app_ctx.migrated_engine()
+    with engine.connect() as conn:
+        if blueprint is not None:
+            blueprint_id = resolve_blueprint_id(conn, blueprint)
+        else:
+            target = current_target(conn)
+            if target is None:
+                raise NoTarget()
+            blueprint_id = target.blueprint_id
+        model = get_blueprint(conn, blueprint_id)
+    report = run_audit(engine, model, missing_rows)
+    out = app_ctx.out
+    if json_output:
+        out.print(json.dumps(report.to_json(), indent=2), markup=False)
+    else:
+        out.print(f"blueprint: {report.blueprint_id}", markup=False)
+        if not report.is_current_target:
+            out.print(
+                "note: this blueprint is not the current target; the executor would refuse it"
+            )
+        if report.findings:
+            zone_of = None
+            for finding in report.findings:
+                if finding.zone_id != zone_of or zone_of is None:
+                    zone_of = finding.zone_id
+                    out.print(f"zone {finding.zone_id or '(no parent)'}:", markup=False)
+                flag = "BLOCKING " if finding.blocking else ""
+                out.print(
+                    f"  {flag}{finding.kind.value}: {finding.table} row {finding.row_id}:"
+                    f" {finding.detail}",
+                    markup=False,
+                )
+        else:
+            out.print("the database matches the blueprint")
+        out.print(
+            f"blocking: {'yes: the executor would fail' if report.blocking else 'no'}"
+            f" (missing rows: {missing_rows.value})"
+        )
+    if report.blocking:
+        raise typer.Exit(EXIT_BLOCKING)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("audit")(audit)

@@ -1,0 +1,179 @@
+"""``recon execute`` and ``recon status``."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from reconfigurator.cli.context import AppContext, app_context
+from reconfigurator.db.blueprint_store import resolve_blueprint_id
+from reconfigurator.db.executions import ExecutionRecord, last_execution
+from reconfigurator.db.networking.decide import MissingRowPolicy
+from reconfigurator.db.targets import Target, current_target
+from reconfigurator.executor import Executor
+
+EXIT_FAILED = 1
+
+MissingRowsOption = Annotated[
+    MissingRowPolicy,
+    typer.Option(
+        "--missing-rows",
+        help="What a missing row of an expunged zone means: treat-as-deleted (report it as a"
+        " repair) or fail (the old behaviour, to reproduce and diagnose).",
+        case_sensitive=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def execute(
+    ctx: typer.Context,
+    blueprint: Annotated[
+        str | None,
+        typer.Option("--blueprint", help="Blueprint id or unique prefix (must be the target)."),
+    ] = None,
+    missing_rows: MissingRowsOption = MissingRowPolicy.TREAT_AS_DELETED,
+    json_output: JsonOption = False,
+) -> None:
+    """Run the executor once against the current target (exit 1 if the run failed)."""
+    app_ctx = app_context(ctx)
+    engine = app_ctx.migrated_engine()
+    blueprint_id = None
+    if blueprint is not None:
+        with engine.connect() as conn:
+            blueprint_id = resolve_blueprint_id(conn, blueprint)
+    report = Executor(engine, missing_rows=missing_rows).execute(blueprint_id)
+    data = report.to_json()
+    if json_output:
+        app_ctx.out.print(json.dumps(data, indent=2), markup=False)
+    else:
+        _render_report(app_ctx, data)
+    if not report.succeeded:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _render_report(app_ctx: AppContext, data: dict[str, Any]) -> None:
+    out = app_ctx.out
+    out.print(f"blueprint:  {data['blueprint_id']}", markup=False)
+    out.print(f"outcome:    {data['outcome']}", markup=False)
+    for step in data["steps"]:
+        line = f"  {step['name']}: {step['outcome']} ({step['duration_s']:.3f}s)"
+        out.print(line, markup=False)
+        for table in ("external_ips", "nics"):
+            if table in step:
+                counts = ", ".join(f"{k} {v}" for k, v in step[table].items())
+                out.print(f"    {table}: {counts}", markup=False)
+        for repair in step.get("repairs", []):
+            out.print(
+                f"    repair: zone {repair['zone_id']} {repair['table']} row"
+                f" {repair['row_id']}: {repair['result']} (never created; treated as deleted)",
+                markup=False,
+            )
+        for conflict in step.get("conflicts", []):
+            owner = f" (held by {conflict['owner']})" if conflict["owner"] else ""
+            out.print(
+                f"    conflict: zone {conflict['zone_id']} {conflict['table']} row"
+                f" {conflict['row_id']}: {conflict['detail']}{owner}",
+                markup=False,
+            )
+    _render_error_chain(app_ctx, data.get("error_chain") or [])
+
+
+def _render_error_chain(app_ctx: AppContext, chain: list[str]) -> None:
+    if not chain:
+        return
+    app_ctx.out.print(f"error:            {chain[0]}", markup=False)
+    for cause in chain[1:]:
+        app_ctx.out.print(f"  caused by:      {cause}", markup=False)
+
+
+def _when(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value is not None else "-"
+
+
+def status(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Show the target and the last executor run, like the upstream background-task status."""
+    app_ctx = app_context(ctx)
+    engine = app_ctx.migrated_engine()
+    with engine.connect() as conn:
+        target = current_target(conn)
+        last = last_execution(conn)
+    if json_output:
+        app_ctx.out.print(json.dumps(_status_json(target, last), indent=2), markup=False)
+        return
+    out = app_ctx.out
+    if target is None:
+        out.print("target:           (none)")
+    else:
+        out.print(
+            f"target:           {target.blueprint_id} (version {target.version},"
+            f" made {_when(target.time_made_target)})",
+            markup=False,
+        )
+        out.print(f"execution:        {'enabled' if target.enabled else 'disabled'}")
+    if last is None:
+        out.print("last run:         never")
+        return
+    took = (
+        f", took {(last.time_finished - last.time_started).total_seconds():.3f}s"
+        if last.time_finished is not None
+        else " (still running or interrupted)"
+    )
+    out.print(f"last run:         {_when(last.time_started)}{took}", markup=False)
+    out.print(f"last blueprint:   {last.blueprint_id}", markup=False)
+    report = last.report or {}
+    steps = report.get("steps", [])
+    total = len(steps)
+    if last.failed_step is not None:
+        index = next((i for i, s in enumerate(steps) if s["name"] == last.failed_step), 0)
+        out.print(
+            f"status:           failed at: {last.failed_step} (step {index + 1}/{total})",
+            markup=False,
+        )
+        _render_error_chain(app_ctx, report.get("error_chain") or [last.error or "?"])
+        return
+    if last.outcome.value == "running":
+        out.print("status:           running (or interrupted)")
+        return
+    out.print(f"status:           completed ({total} step{'s' if total != 1 else ''})")
+    repairs = sum(len(s.get("repairs", [])) for s in steps)
+    if repairs:
+        out.print(
+            f"repairs:          {repairs} row(s) of expunged zones were never created"
+            " (treated as deleted)"
+        )
+    for warning in report.get("warnings", []):
+        out.print(f"warning:          {warning}", markup=False)
+
+
+def _status_json(target: Target | None, last: ExecutionRecord | None) -> dict[str, Any]:
+    return {
+        "target": None
+        if target is None
+        else {
+            "version": target.version,
+            "blueprint_id": str(target.blueprint_id),
+            "enabled": target.enabled,
+            "time_made_target": _when(target.time_made_target),
+        },
+        "last_execution": None
+        if last is None
+        else {
+            "execution_id": str(last.id),
+            "blueprint_id": str(last.blueprint_id),
+            "time_started": _when(last.time_started),
+            "time_finished": _when(last.time_finished),
+            "outcome": last.outcome.value,
+            "failed_step": last.failed_step,
+            "error": last.error,
+            "report": last.report,
+        },
+    }
+
+
+def register(app: typer.Typer) -> None:
+    app.command("execute")(execute)
+    app.command("status")(status)

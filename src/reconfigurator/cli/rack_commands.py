@@ -1,0 +1,253 @@
+"""``recon sled``, ``recon disk`` and ``recon pool``: the planning input operators edit."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Annotated, Any
+from uuid import UUID
+
+import typer
+from rich.console import Console
+from sqlalchemy.engine import Connection
+
+from reconfigurator.cli.context import app_context
+from reconfigurator.db import rack
+from reconfigurator.db.retry import run_transaction
+from reconfigurator.errors import InputError
+
+sled_app = typer.Typer(help="Sleds of the rack (planning input).", no_args_is_help=True)
+disk_app = typer.Typer(
+    help="Physical disks and their pools (planning input).", no_args_is_help=True
+)
+pool_app = typer.Typer(help="The service IP pool and its ranges.", no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+# --- output --------------------------------------------------------------------------------------
+
+
+def _print(out: Console, text: str) -> None:
+    out.print(text, markup=False, emoji=False, highlight=False, soft_wrap=True)
+
+
+def _print_json(out: Console, data: Any) -> None:
+    _print(out, json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _print_table(out: Console, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Plain aligned columns: ids are never cut, whatever the terminal width."""
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    for row in (header, *rows):
+        _print(out, "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+def _parse_uuid(text: str | None, what: str) -> UUID | None:
+    if text is None:
+        return None
+    try:
+        return UUID(text)
+    except ValueError:
+        raise InputError(f"{what} is not a UUID: {text!r}") from None
+
+
+# --- recon sled ----------------------------------------------------------------------------------
+
+
+@sled_app.command("add")
+def sled_add(
+    ctx: typer.Context,
+    disks: Annotated[
+        int, typer.Option("--disks", min=0, max=64, help="How many disks the sled has.")
+    ] = rack.DEFAULT_DISKS_PER_SLED,
+    sled_id: Annotated[
+        str | None, typer.Option("--id", help="The sled's id (default: a new one).")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Add an in-service sled with new disks; prints its id."""
+    app_ctx = app_context(ctx)
+    wanted = _parse_uuid(sled_id, "--id")
+    sled = run_transaction(
+        app_ctx.migrated_engine(), lambda conn: rack.add_sled(conn, wanted, disks)
+    )
+    if json_output:
+        _print_json(app_ctx.out, sled.to_json())
+    else:
+        _print(app_ctx.out, str(sled.id))
+
+
+@sled_app.command("expunge")
+def sled_expunge(
+    ctx: typer.Context,
+    sled_ref: Annotated[str, typer.Argument(metavar="ID", help="A sled id or unique prefix.")],
+) -> None:
+    """Set a sled's policy to expunged (the next plan expunges its disks and zones)."""
+    app_ctx = app_context(ctx)
+
+    def body(conn: Connection) -> tuple[UUID, bool]:
+        sled_id = rack.resolve_sled_id(conn, sled_ref)
+        return sled_id, rack.expunge_sled(conn, sled_id)
+
+    sled_id, changed = run_transaction(app_ctx.migrated_engine(), body)
+    _print(
+        app_ctx.out,
+        f"expunged sled {sled_id}" if changed else f"sled {sled_id} was already expunged",
+    )
+
+
+@sled_app.command("list")
+def sled_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """List sleds with their policy, state and disks."""
+    app_ctx = app_context(ctx)
+    sleds = run_transaction(app_ctx.migrated_engine(), rack.list_sleds)
+    if json_output:
+        _print_json(app_ctx.out, [sled.to_json() for sled in sleds])
+        return
+    if not sleds:
+        _print(app_ctx.out, "no sleds; add one with `recon sled add`")
+        return
+    _print_table(
+        app_ctx.out,
+        ("ID", "POLICY", "STATE", "DISKS IN SERVICE"),
+        [(str(s.id), s.policy, s.state, f"{s.disks_in_service}/{len(s.disks)}") for s in sleds],
+    )
+
+
+# --- recon disk ----------------------------------------------------------------------------------
+
+
+@disk_app.command("add")
+def disk_add(
+    ctx: typer.Context,
+    sled_ref: Annotated[str, typer.Argument(metavar="SLED_ID", help="A sled id or unique prefix.")],
+    disk_id: Annotated[
+        str | None, typer.Option("--id", help="The disk's id (default: a new one).")
+    ] = None,
+    pool_id: Annotated[
+        str | None, typer.Option("--pool-id", help="Its pool's id (default: a new one).")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Add an in-service disk to an in-service sled; prints the disk's id."""
+    app_ctx = app_context(ctx)
+    wanted_disk = _parse_uuid(disk_id, "--id")
+    wanted_pool = _parse_uuid(pool_id, "--pool-id")
+
+    def body(conn: Connection) -> rack.DiskRecord:
+        sled_id = rack.resolve_sled_id(conn, sled_ref)
+        return rack.add_disk(conn, sled_id, wanted_disk, wanted_pool)
+
+    disk = run_transaction(app_ctx.migrated_engine(), body)
+    if json_output:
+        _print_json(app_ctx.out, disk.to_json())
+    else:
+        _print(app_ctx.out, str(disk.id))
+
+
+@disk_app.command("expunge")
+def disk_expunge(
+    ctx: typer.Context,
+    disk_ref: Annotated[
+        str,
+        typer.Argument(metavar="ID", help="A disk id or pool id, or a unique prefix of one."),
+    ],
+) -> None:
+    """Set a disk's policy to expunged (the next plan expunges the zones on its pool)."""
+    app_ctx = app_context(ctx)
+
+    def body(conn: Connection) -> tuple[rack.DiskRecord, bool]:
+        return rack.expunge_disk(conn, rack.resolve_disk_id(conn, disk_ref))
+
+    disk, changed = run_transaction(app_ctx.migrated_engine(), body)
+    what = f"disk {disk.id} (pool {disk.pool_id}, sled {disk.sled_id})"
+    _print(app_ctx.out, f"expunged {what}" if changed else f"{what} was already expunged")
+
+
+@disk_app.command("list")
+def disk_list(
+    ctx: typer.Context,
+    sled_ref: Annotated[
+        str | None, typer.Option("--sled", help="Only this sled's disks (id or prefix).")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List disks with their sled, pool, policy and state."""
+    app_ctx = app_context(ctx)
+
+    def body(conn: Connection) -> list[rack.DiskRecord]:
+        sled_id = rack.resolve_sled_id(conn, sled_ref) if sled_ref is not None else None
+        return rack.list_disks(conn, sled_id=sled_id)
+
+    disks = run_transaction(app_ctx.migrated_engine(), body)
+    if json_output:
+        _print_json(app_ctx.out, [disk.to_json() for disk in disks])
+        return
+    if not disks:
+        _print(app_ctx.out, "no disks")
+        return
+    _print_table(
+        app_ctx.out,
+        ("ID", "SLED", "POOL", "POLICY", "STATE"),
+        [(str(d.id), str(d.sled_id), str(d.pool_id), d.policy, d.state) for d in disks],
+    )
+
+
+# --- recon pool ----------------------------------------------------------------------------------
+
+
+@pool_app.command("add-range")
+def pool_add_range(
+    ctx: typer.Context,
+    first: Annotated[str, typer.Argument(metavar="FIRST", help="First address (inclusive).")],
+    last: Annotated[str, typer.Argument(metavar="LAST", help="Last address (inclusive).")],
+    json_output: JsonOption = False,
+) -> None:
+    """Add the range FIRST-LAST to the service IP pool (it may not overlap any live range)."""
+    app_ctx = app_context(ctx)
+    added = run_transaction(
+        app_ctx.migrated_engine(), lambda conn: rack.add_pool_range(conn, first, last)
+    )
+    if json_output:
+        _print_json(app_ctx.out, added.to_json())
+    else:
+        plural = "es" if added.size != 1 else ""
+        _print(
+            app_ctx.out,
+            f"added range {added.id}: {added.first} - {added.last} ({added.size} address{plural})",
+        )
+
+
+@pool_app.command("show")
+def pool_show(ctx: typer.Context, json_output: JsonOption = False) -> None:
+    """Show the service IP pool and its ranges."""
+    app_ctx = app_context(ctx)
+
+    def body(conn: Connection) -> tuple[rack.PoolRecord, list[rack.PoolRangeRecord]]:
+        return rack.get_pool(conn), rack.list_pool_ranges(conn)
+
+    pool, ranges = run_transaction(app_ctx.migrated_engine(), body)
+    total = sum(r.size for r in ranges)
+    if json_output:
+        _print_json(
+            app_ctx.out,
+            {
+                "id": str(pool.id),
+                "name": pool.name,
+                "assignment": pool.assignment,
+                "ranges": [r.to_json() for r in ranges],
+                "total_addresses": total,
+            },
+        )
+        return
+    _print(app_ctx.out, f"pool {pool.name} ({pool.id}), assignment {pool.assignment}")
+    if not ranges:
+        _print(app_ctx.out, "no ranges; add one with `recon pool add-range FIRST LAST`")
+        return
+    _print_table(
+        app_ctx.out,
+        ("RANGE", "FIRST", "LAST", "ADDRESSES"),
+        [(str(r.id), str(r.first), str(r.last), str(r.size)) for r in ranges],
+    )
+    _print(app_ctx.out, f"{len(ranges)} range{'s' if len(ranges) != 1 else ''}, {total} addresses")
