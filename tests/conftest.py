@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
+from reconfigurator.db.embedded import EmbeddedPostgres
 from reconfigurator.testing import (
     DatabaseServer,
     cockroachdb_server,
@@ -66,3 +67,15 @@ def crdb_engine(crdb_server: DatabaseServer) -> Iterator[Engine]:
 def crdb_empty_engine(crdb_server: DatabaseServer) -> Iterator[Engine]:
     with fresh_database(crdb_server, migrated=False) as engine:
         yield engine
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    """A fresh RECON_DATA_DIR for CLI runs; its embedded server is stopped afterwards
+    (the CLI leaves it running on purpose, for later commands)."""
+    path = tmp_path / "recon-data"
+    yield path
+    if (path / "pgdata" / "postmaster.pid").exists():
+        server = EmbeddedPostgres(path)
+        server.start()
+        server.stop()

@@ -9,20 +9,8 @@ import pytest
 from sqlalchemy.engine import URL
 
 from reconfigurator.db import migrate
-from reconfigurator.db.embedded import EmbeddedPostgres
 from reconfigurator.testing import DatabaseServer
 from tests.cli_runner import data_dir_env, recon
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "recon-data"
-    yield path
-    # The CLI leaves its embedded server running for later commands; stop it here.
-    if (path / "pgdata" / "postmaster.pid").exists():
-        server = EmbeddedPostgres(path)
-        server.start()
-        server.stop()
 
 
 @pytest.fixture

@@ -119,7 +119,7 @@ def audit_connection(
             consequence = (
                 "the executor will fail with Record not found"
                 if blocking
-                else "treated as deleted (reported as a repair)"
+                else "the executor will record it as deleted (a repair)"
             )
             findings.append(
                 Finding(

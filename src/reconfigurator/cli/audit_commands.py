@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
 from reconfigurator.audit import audit as run_audit
 from reconfigurator.cli.context import app_context
-from reconfigurator.cli.execute_commands import JsonOption, MissingRowsOption
+from reconfigurator.cli.execute_commands import MissingRowsOption
+from reconfigurator.cli.render import JsonOption, print_json
 from reconfigurator.db.blueprint_store import get_blueprint, resolve_blueprint_id
 from reconfigurator.db.networking.decide import MissingRowPolicy
 from reconfigurator.db.targets import current_target
@@ -42,7 +42,7 @@ def audit(
     report = run_audit(engine, model, missing_rows)
     out = app_ctx.out
     if json_output:
-        out.print(json.dumps(report.to_json(), indent=2), markup=False)
+        print_json(out, report.to_json())
     else:
         out.print(f"blueprint: {report.blueprint_id}", markup=False)
         if not report.is_current_target:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,10 +9,7 @@ from uuid import UUID
 
 import typer
 from rich.console import Console
-from rich.measure import Measurement
-from rich.segment import Segments
 from rich.table import Table
-from rich.text import Text
 from sqlalchemy.engine import Connection
 
 from reconfigurator.blueprint.diff import BlueprintDiff, FieldChange, diff_blueprints
@@ -21,6 +17,14 @@ from reconfigurator.blueprint.lint import lint as lint_blueprint
 from reconfigurator.blueprint.model import Blueprint, BlueprintZone, SnatExternalIp
 from reconfigurator.blueprint.parse import check_lint, parse_blueprint
 from reconfigurator.cli.context import AppContext, app_context
+from reconfigurator.cli.render import (
+    JsonOption,
+    add_row,
+    brief_text,
+    print_data,
+    print_json,
+    print_table,
+)
 from reconfigurator.db import blueprint_store
 from reconfigurator.db.retry import run_transaction
 from reconfigurator.db.targets import current_target
@@ -28,48 +32,7 @@ from reconfigurator.errors import InputError
 
 app = typer.Typer(help="Stored blueprints: import, show, export, diff, lint.", no_args_is_help=True)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the data as JSON.")]
 IdArgument = Annotated[str, typer.Argument(metavar="ID", help="A blueprint id or unique prefix.")]
-
-
-# --- rendering helpers shared by the blueprint and target commands ---------------------------
-
-
-def print_data(out: Console, text: str) -> None:
-    """Print ``text`` exactly as given (no markup, emoji or wrapping)."""
-    out.print(text, markup=False, emoji=False, highlight=False, end="")
-
-
-def print_json(out: Console, data: Any) -> None:
-    print_data(out, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-#: Wider than any table this CLI prints; tables are laid out at their natural width.
-_UNBOUNDED_WIDTH = 100_000
-
-#: Free text (comments) longer than this is cut in tables; ``show`` and ``export`` print it whole.
-CELL_TEXT_CHARS = 60
-
-
-def print_table(out: Console, table: Table) -> None:
-    """Print a table at its natural width, so that ids are never cut or folded."""
-    width = Measurement.get(out, out.options.update_width(_UNBOUNDED_WIDTH), table).maximum
-    # ``Console.print(width=...)`` can only narrow, so lay the table out first.
-    segments = list(out.render(table, out.options.update_width(max(width, 1))))
-    out.print(Segments(segments), crop=False)
-
-
-def add_row(table: Table, *values: str) -> None:
-    """Add a row of plain text (data is never read as markup)."""
-    table.add_row(*(Text(value) for value in values))
-
-
-def brief_text(value: str) -> str:
-    """``value`` on one line, cut to :data:`CELL_TEXT_CHARS` characters."""
-    flat = " ".join(value.split())
-    if len(flat) <= CELL_TEXT_CHARS:
-        return flat
-    return flat[: CELL_TEXT_CHARS - 1] + "…"
 
 
 def read_document(file: str) -> bytes:
@@ -291,11 +254,16 @@ def diff(
     if json_output:
         print_json(app_ctx.out, result.to_json())
         return
-    print_data(app_ctx.out, f"from {result.before_id}\n  to {result.after_id}\n")
+    render_diff(app_ctx.out, result)
+
+
+def render_diff(out: Console, result: BlueprintDiff) -> None:
+    """The diff as a table (also used by ``recon plan``)."""
+    print_data(out, f"from {result.before_id}\n  to {result.after_id}\n")
     if result.is_empty:
-        print_data(app_ctx.out, "no changes to sleds, disks or zones\n")
+        print_data(out, "no changes to sleds, disks or zones\n")
     if not result.is_empty or result.metadata:
-        print_table(app_ctx.out, _diff_table(result))
+        print_table(out, _diff_table(result))
 
 
 def _value(value: Any) -> str:

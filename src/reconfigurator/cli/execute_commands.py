@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from sqlalchemy.engine import Engine
 
 from reconfigurator.cli.context import AppContext, app_context
+from reconfigurator.cli.render import JsonOption, print_json, print_line
 from reconfigurator.db.blueprint_store import resolve_blueprint_id
 from reconfigurator.db.executions import ExecutionRecord, last_execution
 from reconfigurator.db.networking.decide import MissingRowPolicy
@@ -26,7 +28,6 @@ MissingRowsOption = Annotated[
         case_sensitive=False,
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def execute(
@@ -48,7 +49,7 @@ def execute(
     report = Executor(engine, missing_rows=missing_rows).execute(blueprint_id)
     data = report.to_json()
     if json_output:
-        app_ctx.out.print(json.dumps(data, indent=2), markup=False)
+        print_json(app_ctx.out, data)
     else:
         _render_report(app_ctx, data)
     if not report.succeeded:
@@ -69,7 +70,7 @@ def _render_report(app_ctx: AppContext, data: dict[str, Any]) -> None:
         for repair in step.get("repairs", []):
             out.print(
                 f"    repair: zone {repair['zone_id']} {repair['table']} row"
-                f" {repair['row_id']}: {repair['result']} (never created; treated as deleted)",
+                f" {repair['row_id']}: {repair['result']} (never created; recorded as deleted)",
                 markup=False,
             )
         for conflict in step.get("conflicts", []):
@@ -79,15 +80,15 @@ def _render_report(app_ctx: AppContext, data: dict[str, Any]) -> None:
                 f" {conflict['row_id']}: {conflict['detail']}{owner}",
                 markup=False,
             )
-    _render_error_chain(app_ctx, data.get("error_chain") or [])
+    _render_error_chain(app_ctx.out, data.get("error_chain") or [])
 
 
-def _render_error_chain(app_ctx: AppContext, chain: list[str]) -> None:
+def _render_error_chain(out: Console, chain: list[str]) -> None:
     if not chain:
         return
-    app_ctx.out.print(f"error:            {chain[0]}", markup=False)
+    print_line(out, f"error:            {chain[0]}")
     for cause in chain[1:]:
-        app_ctx.out.print(f"  caused by:      {cause}", markup=False)
+        print_line(out, f"  caused by:      {cause}")
 
 
 def _when(value: datetime | None) -> str:
@@ -97,14 +98,17 @@ def _when(value: datetime | None) -> str:
 def status(ctx: typer.Context, json_output: JsonOption = False) -> None:
     """Show the target and the last executor run, like the upstream background-task status."""
     app_ctx = app_context(ctx)
-    engine = app_ctx.migrated_engine()
+    show_status(app_ctx.out, app_ctx.migrated_engine(), json_output=json_output)
+
+
+def show_status(out: Console, engine: Engine, *, json_output: bool = False) -> None:
+    """Render the status of the target and the last executor run."""
     with engine.connect() as conn:
         target = current_target(conn)
         last = last_execution(conn)
     if json_output:
-        app_ctx.out.print(json.dumps(_status_json(target, last), indent=2), markup=False)
+        print_json(out, status_json(target, last))
         return
-    out = app_ctx.out
     if target is None:
         out.print("target:           (none)")
     else:
@@ -133,7 +137,7 @@ def status(ctx: typer.Context, json_output: JsonOption = False) -> None:
             f"status:           failed at: {last.failed_step} (step {index + 1}/{total})",
             markup=False,
         )
-        _render_error_chain(app_ctx, report.get("error_chain") or [last.error or "?"])
+        _render_error_chain(out, report.get("error_chain") or [last.error or "?"])
         return
     if last.outcome.value == "running":
         out.print("status:           running (or interrupted)")
@@ -143,13 +147,13 @@ def status(ctx: typer.Context, json_output: JsonOption = False) -> None:
     if repairs:
         out.print(
             f"repairs:          {repairs} row(s) of expunged zones were never created"
-            " (treated as deleted)"
+            " (recorded as deleted)"
         )
     for warning in report.get("warnings", []):
         out.print(f"warning:          {warning}", markup=False)
 
 
-def _status_json(target: Target | None, last: ExecutionRecord | None) -> dict[str, Any]:
+def status_json(target: Target | None, last: ExecutionRecord | None) -> dict[str, Any]:
     return {
         "target": None
         if target is None

@@ -18,8 +18,10 @@ from reconfigurator.cli import (
     db_commands,
     execute_commands,
     log_format,
+    plan_command,
     rack_commands,
     run_command,
+    sim_commands,
     target_commands,
 )
 from reconfigurator.cli.context import AppContext
@@ -43,6 +45,8 @@ app.add_typer(rack_commands.pool_app, name="pool")
 execute_commands.register(app)
 audit_commands.register(app)
 run_command.register(app)
+plan_command.register(app)
+sim_commands.register(app)
 app.add_typer(blueprint_commands.app, name="blueprint")
 app.add_typer(target_commands.app, name="target")
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import typer
-from rich.console import Console
 from sqlalchemy.engine import Connection
 
 from reconfigurator.cli.context import app_context
+from reconfigurator.cli.render import JsonOption, print_columns, print_json, print_line
 from reconfigurator.db import rack
 from reconfigurator.db.retry import run_transaction
 from reconfigurator.errors import InputError
@@ -21,26 +19,6 @@ disk_app = typer.Typer(
     help="Physical disks and their pools (planning input).", no_args_is_help=True
 )
 pool_app = typer.Typer(help="The service IP pool and its ranges.", no_args_is_help=True)
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-# --- output --------------------------------------------------------------------------------------
-
-
-def _print(out: Console, text: str) -> None:
-    out.print(text, markup=False, emoji=False, highlight=False, soft_wrap=True)
-
-
-def _print_json(out: Console, data: Any) -> None:
-    _print(out, json.dumps(data, indent=2, ensure_ascii=False))
-
-
-def _print_table(out: Console, header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Plain aligned columns: ids are never cut, whatever the terminal width."""
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-    for row in (header, *rows):
-        _print(out, "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
 def _parse_uuid(text: str | None, what: str) -> UUID | None:
@@ -73,9 +51,9 @@ def sled_add(
         app_ctx.migrated_engine(), lambda conn: rack.add_sled(conn, wanted, disks)
     )
     if json_output:
-        _print_json(app_ctx.out, sled.to_json())
+        print_json(app_ctx.out, sled.to_json())
     else:
-        _print(app_ctx.out, str(sled.id))
+        print_line(app_ctx.out, str(sled.id))
 
 
 @sled_app.command("expunge")
@@ -91,7 +69,7 @@ def sled_expunge(
         return sled_id, rack.expunge_sled(conn, sled_id)
 
     sled_id, changed = run_transaction(app_ctx.migrated_engine(), body)
-    _print(
+    print_line(
         app_ctx.out,
         f"expunged sled {sled_id}" if changed else f"sled {sled_id} was already expunged",
     )
@@ -103,12 +81,12 @@ def sled_list(ctx: typer.Context, json_output: JsonOption = False) -> None:
     app_ctx = app_context(ctx)
     sleds = run_transaction(app_ctx.migrated_engine(), rack.list_sleds)
     if json_output:
-        _print_json(app_ctx.out, [sled.to_json() for sled in sleds])
+        print_json(app_ctx.out, [sled.to_json() for sled in sleds])
         return
     if not sleds:
-        _print(app_ctx.out, "no sleds; add one with `recon sled add`")
+        print_line(app_ctx.out, "no sleds; add one with `recon sled add`")
         return
-    _print_table(
+    print_columns(
         app_ctx.out,
         ("ID", "POLICY", "STATE", "DISKS IN SERVICE"),
         [(str(s.id), s.policy, s.state, f"{s.disks_in_service}/{len(s.disks)}") for s in sleds],
@@ -141,9 +119,9 @@ def disk_add(
 
     disk = run_transaction(app_ctx.migrated_engine(), body)
     if json_output:
-        _print_json(app_ctx.out, disk.to_json())
+        print_json(app_ctx.out, disk.to_json())
     else:
-        _print(app_ctx.out, str(disk.id))
+        print_line(app_ctx.out, str(disk.id))
 
 
 @disk_app.command("expunge")
@@ -162,7 +140,7 @@ def disk_expunge(
 
     disk, changed = run_transaction(app_ctx.migrated_engine(), body)
     what = f"disk {disk.id} (pool {disk.pool_id}, sled {disk.sled_id})"
-    _print(app_ctx.out, f"expunged {what}" if changed else f"{what} was already expunged")
+    print_line(app_ctx.out, f"expunged {what}" if changed else f"{what} was already expunged")
 
 
 @disk_app.command("list")
@@ -182,12 +160,12 @@ def disk_list(
 
     disks = run_transaction(app_ctx.migrated_engine(), body)
     if json_output:
-        _print_json(app_ctx.out, [disk.to_json() for disk in disks])
+        print_json(app_ctx.out, [disk.to_json() for disk in disks])
         return
     if not disks:
-        _print(app_ctx.out, "no disks")
+        print_line(app_ctx.out, "no disks")
         return
-    _print_table(
+    print_columns(
         app_ctx.out,
         ("ID", "SLED", "POOL", "POLICY", "STATE"),
         [(str(d.id), str(d.sled_id), str(d.pool_id), d.policy, d.state) for d in disks],
@@ -210,10 +188,10 @@ def pool_add_range(
         app_ctx.migrated_engine(), lambda conn: rack.add_pool_range(conn, first, last)
     )
     if json_output:
-        _print_json(app_ctx.out, added.to_json())
+        print_json(app_ctx.out, added.to_json())
     else:
         plural = "es" if added.size != 1 else ""
-        _print(
+        print_line(
             app_ctx.out,
             f"added range {added.id}: {added.first} - {added.last} ({added.size} address{plural})",
         )
@@ -230,7 +208,7 @@ def pool_show(ctx: typer.Context, json_output: JsonOption = False) -> None:
     pool, ranges = run_transaction(app_ctx.migrated_engine(), body)
     total = sum(r.size for r in ranges)
     if json_output:
-        _print_json(
+        print_json(
             app_ctx.out,
             {
                 "id": str(pool.id),
@@ -241,13 +219,15 @@ def pool_show(ctx: typer.Context, json_output: JsonOption = False) -> None:
             },
         )
         return
-    _print(app_ctx.out, f"pool {pool.name} ({pool.id}), assignment {pool.assignment}")
+    print_line(app_ctx.out, f"pool {pool.name} ({pool.id}), assignment {pool.assignment}")
     if not ranges:
-        _print(app_ctx.out, "no ranges; add one with `recon pool add-range FIRST LAST`")
+        print_line(app_ctx.out, "no ranges; add one with `recon pool add-range FIRST LAST`")
         return
-    _print_table(
+    print_columns(
         app_ctx.out,
         ("RANGE", "FIRST", "LAST", "ADDRESSES"),
         [(str(r.id), str(r.first), str(r.last), str(r.size)) for r in ranges],
     )
-    _print(app_ctx.out, f"{len(ranges)} range{'s' if len(ranges) != 1 else ''}, {total} addresses")
+    print_line(
+        app_ctx.out, f"{len(ranges)} range{'s' if len(ranges) != 1 else ''}, {total} addresses"
+    )

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy.engine import Connection
 
-from reconfigurator.cli.blueprint_commands import JsonOption, print_data, print_json
 from reconfigurator.cli.context import app_context
+from reconfigurator.cli.render import JsonOption, print_data, print_json
 from reconfigurator.db import blueprint_store
 from reconfigurator.db.retry import run_transaction
 from reconfigurator.db.targets import Target, current_target, set_target

@@ -32,7 +32,7 @@ from reconfigurator.executor.report import (
     error_chain,
     error_details,
 )
-from reconfigurator.executor.steps import Step, StepContext, StepFunction
+from reconfigurator.executor.steps import RunLogger, Step, StepContext, StepFunction
 
 _log = logging.getLogger("reconfigurator.executor")
 
@@ -96,7 +96,7 @@ class Executor:
             policy=self.retry_policy,
         )
         report = ExecutionReport(blueprint.id, execution_id, started)
-        log = logging.LoggerAdapter(
+        log = RunLogger(
             _log, {"blueprint_id": str(blueprint.id), "execution_id": str(execution_id)}
         )
         ctx = StepContext(

@@ -8,7 +8,7 @@ a non-fatal one is recorded as a warning and the run goes on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -22,6 +22,16 @@ from reconfigurator.db.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 StepDetails = Mapping[str, Any]
 
 
+class RunLogger(logging.LoggerAdapter[logging.Logger]):
+    """Adds the run's ids to every record, keeping the fields a call passes in ``extra``."""
+
+    def process(
+        self, msg: Any, kwargs: MutableMapping[str, Any]
+    ) -> tuple[Any, MutableMapping[str, Any]]:
+        kwargs["extra"] = {**(self.extra or {}), **kwargs.get("extra", {})}
+        return msg, kwargs
+
+
 @dataclass(frozen=True, slots=True)
 class StepContext:
     """Everything a step may use. ``log`` carries ``blueprint_id`` and ``execution_id``."""
@@ -31,7 +41,7 @@ class StepContext:
     execution_id: UUID
     missing_rows: MissingRowPolicy
     retry_policy: RetryPolicy
-    log: logging.LoggerAdapter[logging.Logger]
+    log: RunLogger
 
     @property
     def blueprint_id(self) -> UUID:
@@ -50,6 +60,7 @@ class Step:
 
 __all__ = [
     "DEFAULT_RETRY_POLICY",
+    "RunLogger",
     "Step",
     "StepContext",
     "StepDetails",
