@@ -20,6 +20,7 @@ from reconfigurator.db.networking.decide import MissingRowPolicy, RowResult, dec
 from reconfigurator.db.networking.rows import BlueprintNetworking, Table
 from reconfigurator.db.networking.state import load_live_rows_outside, load_state
 from reconfigurator.db.targets import current_target
+from reconfigurator.db.url import is_cockroachdb
 
 
 class FindingKind(enum.StrEnum):
@@ -195,8 +196,10 @@ def audit(
     blueprint: Blueprint,
     missing_rows: MissingRowPolicy = MissingRowPolicy.TREAT_AS_DELETED,
 ) -> AuditReport:
-    """Audit in one read-only REPEATABLE READ transaction (one consistent snapshot)."""
+    """Audit in one transaction that sees one consistent snapshot (REPEATABLE READ on
+    PostgreSQL; CockroachDB runs it SERIALIZABLE)."""
+    level = "SERIALIZABLE" if is_cockroachdb(engine.url) else "REPEATABLE READ"
     with engine.connect() as conn:
-        conn.execution_options(isolation_level="REPEATABLE READ")
+        conn.execution_options(isolation_level=level)
         with conn.begin():
             return audit_connection(conn, blueprint, missing_rows)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from reconfigurator.audit import audit as run_audit
 from reconfigurator.cli.context import app_context
 from reconfigurator.cli.execute_commands import MissingRowsOption
-from reconfigurator.cli.render import JsonOption, print_json
+from reconfigurator.cli.render import BlueprintOption, JsonOption, print_json
 from reconfigurator.db.blueprint_store import get_blueprint, resolve_blueprint_id
 from reconfigurator.db.networking.decide import MissingRowPolicy
 from reconfigurator.db.targets import current_target
@@ -20,10 +18,7 @@ EXIT_BLOCKING = 1
 
 def audit(
     ctx: typer.Context,
-    blueprint: Annotated[
-        str | None,
-        typer.Option("--blueprint", help="Blueprint id or unique prefix (default: the target)."),
-    ] = None,
+    blueprint: BlueprintOption = None,
     missing_rows: MissingRowsOption = MissingRowPolicy.TREAT_AS_DELETED,
     json_output: JsonOption = False,
 ) -> None:

@@ -10,7 +10,7 @@ from rich.console import Console
 from sqlalchemy.engine import Engine
 
 from reconfigurator.cli.context import AppContext, app_context
-from reconfigurator.cli.render import JsonOption, print_json, print_line
+from reconfigurator.cli.render import BlueprintOption, JsonOption, print_json, print_line
 from reconfigurator.db.blueprint_store import resolve_blueprint_id
 from reconfigurator.db.executions import ExecutionRecord, last_execution
 from reconfigurator.db.networking.decide import MissingRowPolicy
@@ -32,10 +32,7 @@ MissingRowsOption = Annotated[
 
 def execute(
     ctx: typer.Context,
-    blueprint: Annotated[
-        str | None,
-        typer.Option("--blueprint", help="Blueprint id or unique prefix (must be the target)."),
-    ] = None,
+    blueprint: BlueprintOption = None,
     missing_rows: MissingRowsOption = MissingRowPolicy.TREAT_AS_DELETED,
     json_output: JsonOption = False,
 ) -> None:

@@ -15,6 +15,12 @@ from rich.table import Table
 from rich.text import Text
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the data as JSON.")]
+BlueprintOption = Annotated[
+    str | None,
+    typer.Option(
+        "--blueprint", help="Blueprint id or unique prefix (default: the current target)."
+    ),
+]
 
 #: Wider than any table this CLI prints; tables are laid out at their natural width.
 _UNBOUNDED_WIDTH = 100_000

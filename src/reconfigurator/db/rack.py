@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
+from reconfigurator.blueprint.model import SledState
 from reconfigurator.db import schema
 from reconfigurator.db.planning_input import to_address
 from reconfigurator.errors import (
@@ -36,6 +37,7 @@ from reconfigurator.errors import (
     SledNotInService,
 )
 from reconfigurator.fixed_data import SERVICE_IP_POOL_ID
+from reconfigurator.planning_input import DiskPolicy, DiskState, SledPolicy
 
 SLED = schema.sled_table
 DISK = schema.physical_disk_table
@@ -203,8 +205,8 @@ def add_sled(
             id=sled_id,
             time_created=now,
             time_modified=now,
-            policy=schema.SledPolicy.IN_SERVICE,
-            state=schema.SledState.ACTIVE,
+            policy=SledPolicy.IN_SERVICE,
+            state=SledState.ACTIVE,
         )
     )
     if isinstance(disks, int):
@@ -213,9 +215,7 @@ def add_sled(
         disks = [NewDisk() for _ in range(disks)]
     added = _insert_disks(conn, sled_id, disks, now, new_id)
     _log.info("added sled", extra={"sled_id": str(sled_id), "disks": len(added)})
-    return SledRecord(
-        sled_id, schema.SledPolicy.IN_SERVICE.value, schema.SledState.ACTIVE.value, now, added
-    )
+    return SledRecord(sled_id, SledPolicy.IN_SERVICE.value, SledState.ACTIVE.value, now, added)
 
 
 def expunge_sled(conn: Connection, sled_id: UUID) -> bool:
@@ -228,8 +228,8 @@ def expunge_sled(conn: Connection, sled_id: UUID) -> bool:
         raise SledNotFound(sled_id)
     changed = conn.execute(
         update(SLED)
-        .where(SLED.c.id == sled_id, SLED.c.policy != schema.SledPolicy.EXPUNGED)
-        .values(policy=schema.SledPolicy.EXPUNGED, time_modified=func.now())
+        .where(SLED.c.id == sled_id, SLED.c.policy != SledPolicy.EXPUNGED)
+        .values(policy=SledPolicy.EXPUNGED, time_modified=func.now())
     ).rowcount
     if changed:
         _log.info("expunged sled", extra={"sled_id": str(sled_id)})
@@ -303,8 +303,8 @@ def expunge_disk(conn: Connection, disk_or_pool_id: UUID) -> tuple[DiskRecord, b
         raise DiskNotFound(disk_or_pool_id)
     changed = conn.execute(
         update(DISK)
-        .where(DISK.c.id == found.id, DISK.c.policy != schema.DiskPolicy.EXPUNGED)
-        .values(policy=schema.DiskPolicy.EXPUNGED, time_modified=func.now())
+        .where(DISK.c.id == found.id, DISK.c.policy != DiskPolicy.EXPUNGED)
+        .values(policy=DiskPolicy.EXPUNGED, time_modified=func.now())
     ).rowcount
     (disk,) = list_disks(conn, disk_id=found.id)
     if changed:
@@ -344,8 +344,8 @@ def _insert_disks(
                 id=disk.id or new_id(),
                 sled_id=sled_id,
                 pool_id=disk.pool_id or new_id(),
-                policy=schema.DiskPolicy.IN_SERVICE.value,
-                state=schema.DiskState.ACTIVE.value,
+                policy=DiskPolicy.IN_SERVICE.value,
+                state=DiskState.ACTIVE.value,
                 time_created=now,
             )
             for disk in disks
@@ -364,8 +364,8 @@ def _insert_disks(
                 "sled_id": sled_id,
                 "time_created": now,
                 "time_modified": now,
-                "policy": schema.DiskPolicy.IN_SERVICE,
-                "state": schema.DiskState.ACTIVE,
+                "policy": DiskPolicy.IN_SERVICE,
+                "state": DiskState.ACTIVE,
             }
             for record in records
         ],

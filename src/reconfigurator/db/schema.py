@@ -33,6 +33,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import Enum as SAEnum
 from sqlalchemy.types import Uuid
 
+# The planning input's enums: these columns store their values.
+from reconfigurator.blueprint.model import SledState
+from reconfigurator.planning_input import DiskPolicy, DiskState, SledPolicy
+
 NAMING_CONVENTION: Final = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -77,26 +81,6 @@ class IpAttachState(enum.StrEnum):
 class IpPoolAssignment(enum.StrEnum):
     SYSTEM_SERVICES = "system_services"
     SILOS = "silos"
-
-
-class SledPolicy(enum.StrEnum):
-    IN_SERVICE = "in_service"
-    EXPUNGED = "expunged"
-
-
-class SledState(enum.StrEnum):
-    ACTIVE = "active"
-    DECOMMISSIONED = "decommissioned"
-
-
-class DiskPolicy(enum.StrEnum):
-    IN_SERVICE = "in_service"
-    EXPUNGED = "expunged"
-
-
-class DiskState(enum.StrEnum):
-    ACTIVE = "active"
-    DECOMMISSIONED = "decommissioned"
 
 
 class ExecutionOutcome(enum.StrEnum):
