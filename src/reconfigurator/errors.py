@@ -145,6 +145,17 @@ class TargetParentMismatch(ReconError):
         super().__init__(f"blueprint {blueprint_id} cannot become the target: it {reason}")
 
 
+class TargetDisabled(ReconError):
+    """Execution of the current target has been disabled by an operator."""
+
+    def __init__(self, blueprint_id: object) -> None:
+        self.blueprint_id = blueprint_id
+        super().__init__(
+            f"execution of target blueprint {blueprint_id} is disabled"
+            f" (enable it with `recon target set {blueprint_id} --enable`)"
+        )
+
+
 class NotCurrentTarget(ReconError):
     """An executor was asked to realize a blueprint that is not the current target."""
 

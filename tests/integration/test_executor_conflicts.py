@@ -12,7 +12,12 @@ from sqlalchemy.engine import Engine
 
 from reconfigurator.blueprint.model import Blueprint
 from reconfigurator.db.schema import external_ip_table, service_network_interface_table
-from reconfigurator.errors import Conflict, ExternalNetworkingConflict, NotCurrentTarget
+from reconfigurator.errors import (
+    Conflict,
+    ExternalNetworkingConflict,
+    NotCurrentTarget,
+    TargetDisabled,
+)
 from reconfigurator.executor import Executor
 from tests.blueprint_builder import RackBuilder, SledHandle
 from tests.db_support import make_target, seed_service_range, snapshot
@@ -213,3 +218,16 @@ def test_not_current_target_writes_nothing(setup: Setup) -> None:
     assert isinstance(report.exception, NotCurrentTarget)
     assert report.exception.current_target_id == child.id
     assert snapshot(setup.engine) == before
+
+
+def test_disabled_target_is_not_executed(setup: Setup) -> None:
+    setup.rack.expunge_zone(setup.nexus)
+    child = setup.rack.build()
+    make_target(setup.engine, child, enabled=False)
+    before = snapshot(setup.engine)
+    report = Executor(setup.engine).execute()
+    assert isinstance(report.exception, TargetDisabled)
+    assert "recon target set" in str(report.exception)
+    assert snapshot(setup.engine) == before
+    make_target(setup.engine, child, enabled=True)
+    assert Executor(setup.engine).execute().succeeded

@@ -25,7 +25,7 @@ from reconfigurator.db.networking.rows import BlueprintNetworking, Table
 from reconfigurator.db.networking.state import load_state
 from reconfigurator.db.retry import run_transaction
 from reconfigurator.db.targets import current_target
-from reconfigurator.errors import NotCurrentTarget
+from reconfigurator.errors import NotCurrentTarget, TargetDisabled
 from reconfigurator.executor.steps import StepContext, StepDetails
 
 STEP_NAME = "Ensure external networking resources"
@@ -39,6 +39,8 @@ class EnsureExternalNetworking:
     """The step as a callable; ``after_target_check`` is a hook for fault-injection tests."""
 
     after_target_check: TargetCheckedHook | None = None
+    #: Refuse to write when an operator has disabled execution of the target.
+    require_enabled: bool = True
 
     def __call__(self, ctx: StepContext) -> StepDetails:
         wanted = BlueprintNetworking.of(ctx.blueprint)
@@ -52,6 +54,8 @@ class EnsureExternalNetworking:
                 raise NotCurrentTarget(
                     ctx.blueprint_id, target.blueprint_id if target is not None else None
                 )
+            if self.require_enabled and not target.enabled:
+                raise TargetDisabled(ctx.blueprint_id)
             if self.after_target_check is not None:
                 self.after_target_check(conn)
             plan = decide(wanted, load_state(conn, wanted))
