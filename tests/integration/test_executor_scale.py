@@ -82,3 +82,20 @@ def test_statement_count_is_the_same_at_10_and_1000_zones(db_server: DatabaseSer
 def test_small_scaled_states_converge(db_server: DatabaseServer, zones: int) -> None:
     _converging, _noop, details = _run_counts(db_server, zones)
     assert details["external_ips"]["unchanged"] == 0
+
+
+def test_target_blueprint_is_parsed_once_per_executor(engine: Engine) -> None:
+    state = scaled_state(30, seed=3)
+    _prepare(engine, state)
+    executor = Executor(engine)
+    with counting(engine) as first:
+        assert executor.execute().succeeded
+    with counting(engine) as second:
+        assert executor.execute().succeeded
+    loads = [s for s in first if "blueprint.document" in s]
+    assert len(loads) == 1
+    assert not [s for s in second if "blueprint.document" in s]
+    # A fresh executor (another process, say) loads it again.
+    with counting(engine) as other:
+        assert Executor(engine).execute().succeeded
+    assert [s for s in other if "blueprint.document" in s]

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from reconfigurator.blueprint.model import Blueprint
 from reconfigurator.db.networking.apply import apply_plan
 from reconfigurator.db.networking.decide import (
     MissingRowPolicy,
@@ -41,9 +42,18 @@ class EnsureExternalNetworking:
     after_target_check: TargetCheckedHook | None = None
     #: Refuse to write when an operator has disabled execution of the target.
     require_enabled: bool = True
+    #: What the last blueprint (by identity) asks for; blueprints are immutable.
+    _wanted: tuple[Blueprint, BlueprintNetworking] | None = field(
+        default=None, init=False, repr=False
+    )
+
+    def wanted(self, blueprint: Blueprint) -> BlueprintNetworking:
+        if self._wanted is None or self._wanted[0] is not blueprint:
+            self._wanted = (blueprint, BlueprintNetworking.of(blueprint))
+        return self._wanted[1]
 
     def __call__(self, ctx: StepContext) -> StepDetails:
-        wanted = BlueprintNetworking.of(ctx.blueprint)
+        wanted = self.wanted(ctx.blueprint)
         attempts = 0
 
         def body(conn: Connection) -> NetworkingPlan:

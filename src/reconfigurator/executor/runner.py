@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from reconfigurator.db.executions import record_finish, record_start
 from reconfigurator.db.networking.decide import MissingRowPolicy
 from reconfigurator.db.retry import DEFAULT_RETRY_POLICY, RetryPolicy, run_transaction
 from reconfigurator.db.schema import ExecutionOutcome
-from reconfigurator.db.targets import current_target
+from reconfigurator.db.targets import current_target, was_target
 from reconfigurator.errors import NoTarget
 from reconfigurator.executor.external_networking import STEP_NAME, EnsureExternalNetworking
 from reconfigurator.executor.report import (
@@ -36,6 +37,9 @@ from reconfigurator.executor.steps import RunLogger, Step, StepContext, StepFunc
 
 _log = logging.getLogger("reconfigurator.executor")
 
+#: Parsed blueprints an executor keeps (the target, and the one before it).
+BLUEPRINT_CACHE_SIZE = 2
+
 
 @dataclass
 class Executor:
@@ -46,6 +50,8 @@ class Executor:
     retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY
     external_networking: EnsureExternalNetworking = field(default_factory=EnsureExternalNetworking)
     _extra_steps: list[Step] = field(default_factory=list)
+    #: Parsed blueprints that have been targets (immutable from then on), newest last.
+    _blueprints: OrderedDict[UUID, Blueprint] = field(default_factory=OrderedDict)
 
     def add_step(self, name: str, run: StepFunction, *, fatal: bool = False) -> None:
         """Append a step after the built-in ones. ``run(ctx)`` returns report details
@@ -75,8 +81,19 @@ class Executor:
         return target.blueprint_id
 
     def load_blueprint(self, blueprint_id: UUID) -> Blueprint:
+        """The stored blueprint, parsed once: a blueprint that has ever been a target can no
+        longer be deleted or replaced, so its parsed form is kept for the next runs."""
+        cached = self._blueprints.get(blueprint_id)
+        if cached is not None:
+            self._blueprints.move_to_end(blueprint_id)
+            return cached
         with self.engine.connect() as conn:
-            return get_blueprint(conn, blueprint_id)
+            blueprint = get_blueprint(conn, blueprint_id)
+            if was_target(conn, blueprint_id):
+                self._blueprints[blueprint_id] = blueprint
+                while len(self._blueprints) > BLUEPRINT_CACHE_SIZE:
+                    self._blueprints.popitem(last=False)
+        return blueprint
 
     def execute(self, blueprint_id: UUID | None = None) -> ExecutionReport:
         """One run against ``blueprint_id`` (default: the current target).
