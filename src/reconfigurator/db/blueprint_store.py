@@ -70,6 +70,23 @@ def get_blueprint(conn: Connection, blueprint_id: UUID) -> Blueprint:
     return Blueprint.model_validate(document)
 
 
+def get_blueprint_and_target_history(
+    conn: Connection, blueprint_id: UUID
+) -> tuple[Blueprint, bool]:
+    """The blueprint and whether it is or ever was the target, in one statement."""
+    was_target = (
+        select(BP_TARGET.c.version).where(BP_TARGET.c.blueprint_id == blueprint_id).exists()
+    )
+    row = conn.execute(
+        select(BLUEPRINT.c.document, was_target.label("was_target")).where(
+            BLUEPRINT.c.id == blueprint_id
+        )
+    ).first()
+    if row is None:
+        raise BlueprintNotFound(blueprint_id)
+    return Blueprint.model_validate(row.document), bool(row.was_target)
+
+
 def blueprint_exists(conn: Connection, blueprint_id: UUID) -> bool:
     found = conn.execute(select(BLUEPRINT.c.id).where(BLUEPRINT.c.id == blueprint_id)).first()
     return found is not None

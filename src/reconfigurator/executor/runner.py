@@ -18,12 +18,12 @@ from uuid import UUID
 from sqlalchemy.engine import Engine
 
 from reconfigurator.blueprint.model import Blueprint
-from reconfigurator.db.blueprint_store import get_blueprint
+from reconfigurator.db.blueprint_store import get_blueprint_and_target_history
 from reconfigurator.db.executions import record_finish, record_start
 from reconfigurator.db.networking.decide import MissingRowPolicy
 from reconfigurator.db.retry import DEFAULT_RETRY_POLICY, RetryPolicy, run_transaction
 from reconfigurator.db.schema import ExecutionOutcome
-from reconfigurator.db.targets import current_target, was_target
+from reconfigurator.db.targets import current_target
 from reconfigurator.errors import NoTarget
 from reconfigurator.executor.external_networking import STEP_NAME, EnsureExternalNetworking
 from reconfigurator.executor.report import (
@@ -88,11 +88,11 @@ class Executor:
             self._blueprints.move_to_end(blueprint_id)
             return cached
         with self.engine.connect() as conn:
-            blueprint = get_blueprint(conn, blueprint_id)
-            if was_target(conn, blueprint_id):
-                self._blueprints[blueprint_id] = blueprint
-                while len(self._blueprints) > BLUEPRINT_CACHE_SIZE:
-                    self._blueprints.popitem(last=False)
+            blueprint, was_target = get_blueprint_and_target_history(conn, blueprint_id)
+        if was_target:
+            self._blueprints[blueprint_id] = blueprint
+            while len(self._blueprints) > BLUEPRINT_CACHE_SIZE:
+                self._blueprints.popitem(last=False)
         return blueprint
 
     def execute(self, blueprint_id: UUID | None = None) -> ExecutionReport:
