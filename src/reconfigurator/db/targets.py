@@ -111,10 +111,3 @@ def set_target_enabled(conn: Connection, enabled: bool) -> Target:
         return current
     return _insert_version(conn, current.version + 1, current.blueprint_id, enabled)
 
-
-def was_target(conn: Connection, blueprint_id: UUID) -> bool:
-    """Whether the blueprint is or has ever been the target."""
-    found = conn.execute(
-        select(BP_TARGET.c.version).where(BP_TARGET.c.blueprint_id == blueprint_id).limit(1)
-    ).first()
-    return found is not None
