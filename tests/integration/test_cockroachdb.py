@@ -48,3 +48,31 @@ def test_retry_on_injected_restart(crdb_engine: Engine) -> None:
         return len(attempts)
 
     assert run_transaction(crdb_engine, body, policy=RetryPolicy(base_delay_s=0.01)) >= 2
+
+
+def test_race_converges_on_cockroachdb(crdb_engine: Engine) -> None:
+    from reconfigurator.errors import RecordNotFound
+    from reconfigurator.executor import Executor, MissingRowPolicy
+    from tests.db_support import make_target
+    from tests.race import build_race
+
+    race = build_race(crdb_engine)
+    make_target(crdb_engine, race.a)
+    assert Executor(crdb_engine).execute().succeeded
+    make_target(crdb_engine, race.b)
+    make_target(crdb_engine, race.c)
+    stuck = Executor(crdb_engine, missing_rows=MissingRowPolicy.FAIL).execute()
+    assert isinstance(stuck.exception, RecordNotFound)
+    assert stuck.exception.zone_id == race.n2
+    report = Executor(crdb_engine).execute()
+    assert report.succeeded, report.error
+    assert len(report.steps[0].details["repairs"]) == 2
+    again = Executor(crdb_engine).execute()
+    assert again.steps[0].details["external_ips"]["created"] == 0
+
+
+def test_sim_on_cockroachdb(crdb_engine: Engine) -> None:
+    from reconfigurator.sim.expunge_race import run_expunge_race
+
+    result = run_expunge_race(crdb_engine, seed=1, sleds=3, disks_per_sled=4)
+    assert result.converged
