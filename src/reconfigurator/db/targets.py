@@ -110,4 +110,3 @@ def set_target_enabled(conn: Connection, enabled: bool) -> Target:
     if current.enabled == enabled:
         return current
     return _insert_version(conn, current.version + 1, current.blueprint_id, enabled)
-
