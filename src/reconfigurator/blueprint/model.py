@@ -10,6 +10,7 @@ import enum
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import cached_property
 from ipaddress import IPv4Address, IPv4Network, IPv6Address
 from typing import Annotated, Any, Literal, TypeVar
@@ -44,6 +45,26 @@ def _check_mac(value: str) -> str:
 
 
 MacAddress = Annotated[str, AfterValidator(_check_mac)]
+
+
+def _check_no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters (the database cannot store them)")
+    return value
+
+
+def _check_utc_range(value: datetime) -> datetime:
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range: in UTC it must fall within years 1 to 9999") from None
+    return value
+
+
+#: Free text stored in text and JSON columns, which cannot hold NUL characters.
+Text = Annotated[str, AfterValidator(_check_no_nul)]
+#: A timestamp the database can store and give back (timestamptz, read as UTC).
+Timestamp = Annotated[AwareDatetime, AfterValidator(_check_utc_range)]
 
 
 class _Model(BaseModel):
@@ -128,7 +149,7 @@ class ServiceNic(_Model):
     """A zone's service NIC (OPTE vNIC) in the services VPC."""
 
     id: UUID
-    name: Annotated[str, Field(min_length=1, max_length=63)]
+    name: Annotated[Text, Field(min_length=1, max_length=63)]
     ip: IPv4Address
     mac: MacAddress
     subnet: IPv4Network
@@ -292,9 +313,9 @@ class BlueprintSled(_Model):
 class Blueprint(_Model):
     id: UUID
     parent_blueprint_id: UUID | None
-    time_created: AwareDatetime
-    creator: Annotated[str, Field(max_length=1024)]
-    comment: Annotated[str, Field(max_length=4096)]
+    time_created: Timestamp
+    creator: Annotated[Text, Field(max_length=1024)]
+    comment: Annotated[Text, Field(max_length=4096)]
     sleds: tuple[BlueprintSled, ...] = ()
 
     @field_validator("sleds")
