@@ -183,6 +183,16 @@ INVALID: dict[str, tuple[Mutation, str]] = {
     "bad pool UUID": (_set("nexus", "filesystem_pool", value="zz" * 16), "UUID"),
     "bad external IP": (_set("nexus", "zone_type", "external_ip", "ip", value="192.0.2.300"), "IP"),
     "bad NIC IP": (_set("ntp", "zone_type", "nic", "ip", value="172.30.3"), "IPv4"),
+    "external IP as a boolean": (
+        _set("nexus", "zone_type", "external_ip", "ip", value=True),
+        "string",
+    ),
+    "external IP as a number": (
+        _set("ntp", "zone_type", "external_ip", "ip", value=3221225985),
+        "string",
+    ),
+    "NIC IP as a number": (_set("nexus", "zone_type", "nic", "ip", value=7), "string"),
+    "NIC subnet as a number": (_set("nexus", "zone_type", "nic", "subnet", value=0), "string"),
     "IPv6 NIC IP": (_set("ntp", "zone_type", "nic", "ip", value="fd00::5"), "IPv4"),
     "bad NIC subnet": (_set("nexus", "zone_type", "nic", "subnet", value="172.30.2.7/24"), "net"),
     "bad MAC": (_set("nexus", "zone_type", "nic", "mac", value="a8:40:25:ff:80"), "MAC"),
@@ -287,3 +297,15 @@ def test_check_lint_raises_naming_the_zones() -> None:
     assert str(zones["nexus"]) in message
     assert str(zones["ntp"]) in message
     assert "2 problems" in message
+
+
+def test_equal_addresses_are_parsed_once_and_shared() -> None:
+    doc, zones = _document()
+    first = parse_blueprint(json.dumps(doc))
+    second = parse_blueprint(json.dumps(doc))
+    for zone_id in zones.values():
+        a, b = first.zone(zone_id), second.zone(zone_id)
+        assert a is not None and b is not None
+        if a.nic is not None and b.nic is not None:
+            assert a.nic.ip is b.nic.ip
+            assert a.nic.subnet is b.nic.subnet

@@ -11,8 +11,8 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from functools import cached_property
-from ipaddress import IPv4Address, IPv4Network, IPv6Address
+from functools import cached_property, lru_cache
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, ip_address
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
@@ -20,6 +20,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
@@ -65,6 +66,51 @@ def _check_utc_range(value: datetime) -> datetime:
 Text = Annotated[str, AfterValidator(_check_no_nul)]
 #: A timestamp the database can store and give back (timestamptz, read as UTC).
 Timestamp = Annotated[AwareDatetime, AfterValidator(_check_utc_range)]
+
+
+# Addresses repeat: a blueprint carries every zone it ever expunged, and the service subnets
+# bound how many distinct addresses there can be (and there are three NIC subnets). Parsing
+# each distinct text once, and sharing the immutable result, makes validating a large
+# blueprint several times faster. Text that does not parse is passed on unchanged so the
+# model's own validator reports it as usual.
+
+
+@lru_cache(maxsize=16384)
+def _parse_address(text: str) -> IPv4Address | IPv6Address | str:
+    try:
+        return ip_address(text)
+    except ValueError:
+        return text
+
+
+@lru_cache(maxsize=1024)
+def _parse_ipv4_network(text: str) -> IPv4Network | str:
+    try:
+        return IPv4Network(text)
+    except ValueError:
+        return text
+
+
+def _address_text(value: object) -> object:
+    if isinstance(value, str):
+        return _parse_address(value)
+    if isinstance(value, IPv4Address | IPv6Address):
+        return value
+    # Without this, JSON ``true`` or ``7`` would be taken as the address 0.0.0.1 or 0.0.0.7.
+    raise ValueError("an IP address must be given as a string")
+
+
+def _network_text(value: object) -> object:
+    if isinstance(value, str):
+        return _parse_ipv4_network(value)
+    if isinstance(value, IPv4Network):
+        return value
+    raise ValueError("an IPv4 network must be given as a string")
+
+
+IpAddress = Annotated[IPv4Address | IPv6Address, BeforeValidator(_address_text)]
+Ipv4Address = Annotated[IPv4Address, BeforeValidator(_address_text)]
+Ipv4Network = Annotated[IPv4Network, BeforeValidator(_network_text)]
 
 
 class _Model(BaseModel):
@@ -119,7 +165,7 @@ class ExternalIp(_Model):
     """A floating external IP (Nexus, external DNS): all ports."""
 
     id: UUID
-    ip: IPv4Address | IPv6Address
+    ip: IpAddress
 
     @property
     def first_port(self) -> int:
@@ -134,7 +180,7 @@ class SnatExternalIp(_Model):
     """A SNAT external IP (boundary NTP): one block of ports."""
 
     id: UUID
-    ip: IPv4Address | IPv6Address
+    ip: IpAddress
     first_port: Port
     last_port: Port
 
@@ -150,9 +196,9 @@ class ServiceNic(_Model):
 
     id: UUID
     name: Annotated[Text, Field(min_length=1, max_length=63)]
-    ip: IPv4Address
+    ip: Ipv4Address
     mac: MacAddress
-    subnet: IPv4Network
+    subnet: Ipv4Network
     vni: Annotated[int, Field(ge=0, lt=1 << 24)]
     primary: bool
     slot: Annotated[int, Field(ge=0, le=7)]

@@ -7,7 +7,10 @@ rule raises :class:`BlueprintLintFailed` naming the zones.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -33,6 +36,24 @@ _MESSAGES = {
 }
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a large document is validated.
+
+    Validation allocates some thirty objects per zone and none of them is garbage, yet each
+    allocation burst triggers collections that walk the growing heap: with the collector
+    running, half the time of validating a large blueprint is spent in it. Reference counting
+    still frees everything as usual; only the cycle detector waits until validation ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def parse_blueprint(data: str | bytes) -> Blueprint:
     """Parse and validate a blueprint JSON document.
 
@@ -40,9 +61,19 @@ def parse_blueprint(data: str | bytes) -> Blueprint:
     that is not a valid blueprint document, including input that is not JSON at all.
     """
     try:
-        return Blueprint.model_validate_json(data)
+        with _collector_paused():
+            return Blueprint.model_validate_json(data)
     except ValidationError as exc:
         raise invalid_from_validation_error(exc) from exc
+
+
+def blueprint_from_document(document: Any) -> Blueprint:
+    """Validate a blueprint document already decoded from JSON (as stored in the database).
+
+    Raises ``pydantic.ValidationError`` if it does not match the format.
+    """
+    with _collector_paused():
+        return Blueprint.model_validate(document)
 
 
 def check_lint(blueprint: Blueprint) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
 from reconfigurator.blueprint.model import Blueprint
+from reconfigurator.blueprint.parse import blueprint_from_document
 from reconfigurator.db import schema
 from reconfigurator.db.targets import current_target
 from reconfigurator.errors import (
@@ -67,7 +68,7 @@ def get_blueprint(conn: Connection, blueprint_id: UUID) -> Blueprint:
     ).scalar_one_or_none()
     if document is None:
         raise BlueprintNotFound(blueprint_id)
-    return Blueprint.model_validate(document)
+    return blueprint_from_document(document)
 
 
 def get_blueprint_and_target_history(
@@ -84,7 +85,7 @@ def get_blueprint_and_target_history(
     ).first()
     if row is None:
         raise BlueprintNotFound(blueprint_id)
-    return Blueprint.model_validate(row.document), bool(row.was_target)
+    return blueprint_from_document(row.document), bool(row.was_target)
 
 
 def blueprint_exists(conn: Connection, blueprint_id: UUID) -> bool:
