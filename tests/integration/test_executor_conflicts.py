@@ -179,6 +179,28 @@ def test_expunged_zone_row_id_belongs_to_another_zone(setup: Setup) -> None:
     assert (conflict.zone_id, conflict.row_id, conflict.owner) == (setup.dns, dns.nic.id, owner)
 
 
+def test_soft_deleted_row_of_another_zone_recorded_for_an_expunged_zone(setup: Setup) -> None:
+    # Already soft-deleted rows of expunged zones are only counted, but one whose parent is
+    # not the zone is still an inconsistency, and is reported.
+    dns = setup.executed.zone(setup.dns)
+    assert dns is not None and dns.external_ip is not None
+    owner = uuid.uuid4()
+    with setup.engine.begin() as conn:
+        conn.execute(
+            update(external_ip_table)
+            .where(external_ip_table.c.id == dns.external_ip.id)
+            .values(parent_id=owner, time_deleted=NOW)
+        )
+    setup.rack.expunge_zone(setup.dns)
+    [conflict] = _fails_with_conflict(setup, setup.rack.build())
+    assert (conflict.zone_id, conflict.row_id, conflict.owner) == (
+        setup.dns,
+        dns.external_ip.id,
+        owner,
+    )
+    assert "belongs to another zone" in conflict.detail
+
+
 def test_ip_outside_every_service_range(setup: Setup) -> None:
     zone, child = _new_nexus(setup, ip="203.0.113.9")
     [conflict] = _fails_with_conflict(setup, child)

@@ -1,6 +1,6 @@
 """Writing a decision: at most four statements (two UPDATEs, two INSERTs), whatever the
-number of zones. Rows to insert travel as one array parameter per column and are expanded
-with ``unnest`` on the server."""
+number of zones. Rows to insert travel as one array literal per column
+(:mod:`reconfigurator.db.array_params`) and are expanded with ``unnest`` on the server."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ from typing import Any, Final
 from uuid import UUID
 
 from sqlalchemy import (
-    ARRAY,
     Boolean,
     Integer,
     SmallInteger,
     String,
     Uuid,
     any_,
-    bindparam,
     case,
     false,
     func,
@@ -32,6 +30,12 @@ from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import BigInteger, TypeEngine
 
+from reconfigurator.db.array_params import (
+    array_literal,
+    array_param,
+    bool_array_literal,
+    text_array_literal,
+)
 from reconfigurator.db.networking.decide import NetworkingPlan
 from reconfigurator.db.networking.rows import Table
 from reconfigurator.db.schema import (
@@ -61,21 +65,22 @@ def _soft_delete(conn: Connection, table: Table, ids: list[UUID]) -> None:
     now = func.now()
     result = conn.execute(
         update(target)
-        .where(
-            target.c.id == any_(bindparam("ids", type_=ARRAY(Uuid()))),
-            target.c.time_deleted.is_(None),
-        )
+        .where(target.c.id == any_(array_param("ids", Uuid())), target.c.time_deleted.is_(None))
         .values(time_deleted=now, time_modified=now),
-        {"ids": ids},
+        {"ids": array_literal(ids)},
     )
     if result.rowcount != len(ids):
         raise ConcurrentModification(table.value, len(ids), result.rowcount)
 
 
+#: A column of rows to insert: its element type and the array literal of its values.
+Column = tuple[TypeEngine[Any], str]
+
+
 def _unnest_insert(
     conn: Connection,
     target: SqlTable,
-    columns: dict[str, tuple[TypeEngine[Any], Sequence[Any]]],
+    columns: dict[str, Column],
     constants: dict[str, Any],
     deleted: Sequence[bool],
 ) -> None:
@@ -84,10 +89,8 @@ def _unnest_insert(
     ``deleted[i]`` marks row ``i`` as a tombstone: inserted with ``time_deleted = now()``.
     """
     names = [*columns, "deleted"]
-    arrays = [
-        bindparam(f"p_{name}", type_=ARRAY(column_type))
-        for name, (column_type, _) in columns.items()
-    ] + [bindparam("p_deleted", type_=ARRAY(Boolean()))]
+    arrays = [array_param(f"p_{name}", column_type) for name, (column_type, _) in columns.items()]
+    arrays.append(array_param("p_deleted", Boolean()))
     rows = func.unnest(*arrays).table_valued(*names).render_derived()
     now = func.now()
     selected = [
@@ -99,10 +102,8 @@ def _unnest_insert(
     ]
     target_columns = [*columns, *constants, "time_created", "time_modified", "time_deleted"]
     statement = insert(target).from_select(target_columns, select(*selected))
-    params: dict[str, list[Any]] = {
-        f"p_{name}": list(values) for name, (_, values) in columns.items()
-    }
-    params["p_deleted"] = list(deleted)
+    params = {f"p_{name}": values for name, (_, values) in columns.items()}
+    params["p_deleted"] = bool_array_literal(deleted)
     conn.execute(statement, params)
 
 
@@ -114,22 +115,24 @@ def _insert_external_ips(conn: Connection, plan: NetworkingPlan) -> None:
         conn,
         external_ip_table,
         {
-            "id": (Uuid(), [c.desired.id for c in creates]),
-            "name": (String(), [c.desired.name for c in creates]),
+            "id": (Uuid(), array_literal(c.desired.id for c in creates)),
+            "name": (String(), text_array_literal(c.desired.name for c in creates)),
             "description": (
                 String(),
-                [c.desired.zone_kind.value for c in plan.external_ip_creates]
-                + [
-                    f"{c.desired.zone_kind.value} {TOMBSTONE_NOTE}"
-                    for c in plan.external_ip_tombstones
-                ],
+                text_array_literal(
+                    [c.desired.zone_kind.value for c in plan.external_ip_creates]
+                    + [
+                        f"{c.desired.zone_kind.value} {TOMBSTONE_NOTE}"
+                        for c in plan.external_ip_tombstones
+                    ]
+                ),
             ),
-            "ip_pool_range_id": (Uuid(), [c.pool_range_id for c in creates]),
-            "parent_id": (Uuid(), [c.desired.zone_id for c in creates]),
-            "kind": (IP_KIND, [c.desired.kind for c in creates]),
-            "ip": (INET(), [str(c.desired.ip) for c in creates]),
-            "first_port": (Integer(), [c.desired.first_port for c in creates]),
-            "last_port": (Integer(), [c.desired.last_port for c in creates]),
+            "ip_pool_range_id": (Uuid(), array_literal(c.pool_range_id for c in creates)),
+            "parent_id": (Uuid(), array_literal(c.desired.zone_id for c in creates)),
+            "kind": (IP_KIND, array_literal(c.desired.kind for c in creates)),
+            "ip": (INET(), array_literal(c.desired.ip for c in creates)),
+            "first_port": (Integer(), array_literal(c.desired.first_port for c in creates)),
+            "last_port": (Integer(), array_literal(c.desired.last_port for c in creates)),
         },
         {
             "ip_pool_id": literal(SERVICE_IP_POOL_ID, Uuid()),
@@ -149,22 +152,24 @@ def _insert_nics(conn: Connection, plan: NetworkingPlan) -> None:
         conn,
         service_network_interface_table,
         {
-            "id": (Uuid(), [n.id for n in creates]),
-            "name": (String(), [n.name for n in creates]),
+            "id": (Uuid(), array_literal(n.id for n in creates)),
+            "name": (String(), text_array_literal(n.name for n in creates)),
             "description": (
                 String(),
-                [f"{n.zone_kind.value} service vNIC" for n in plan.nic_creates]
-                + [
-                    f"{n.zone_kind.value} service vNIC {TOMBSTONE_NOTE}"
-                    for n in plan.nic_tombstones
-                ],
+                text_array_literal(
+                    [f"{n.zone_kind.value} service vNIC" for n in plan.nic_creates]
+                    + [
+                        f"{n.zone_kind.value} service vNIC {TOMBSTONE_NOTE}"
+                        for n in plan.nic_tombstones
+                    ]
+                ),
             ),
-            "service_id": (Uuid(), [n.zone_id for n in creates]),
-            "subnet_id": (Uuid(), [n.subnet_id for n in creates]),
-            "mac": (BigInteger(), [n.mac for n in creates]),
-            "ipv4": (INET(), [str(n.ipv4) for n in creates]),
-            "slot": (SmallInteger(), [n.slot for n in creates]),
-            "is_primary": (Boolean(), [n.is_primary for n in creates]),
+            "service_id": (Uuid(), array_literal(n.zone_id for n in creates)),
+            "subnet_id": (Uuid(), array_literal(n.subnet_id for n in creates)),
+            "mac": (BigInteger(), array_literal(n.mac for n in creates)),
+            "ipv4": (INET(), array_literal(n.ipv4 for n in creates)),
+            "slot": (SmallInteger(), array_literal(n.slot for n in creates)),
+            "is_primary": (Boolean(), bool_array_literal(n.is_primary for n in creates)),
         },
         {"vpc_id": literal(SERVICES_VPC_ID, Uuid())},
         [False] * len(plan.nic_creates) + [True] * len(plan.nic_tombstones),

@@ -67,12 +67,20 @@ class PoolRange:
 
 @dataclass(slots=True)
 class NetworkingState:
-    """The rows the decision needs: every row a blueprint names by id, the live rows of its
-    in-service zones, and the live rows holding addresses it wants."""
+    """The rows the decision needs.
+
+    ``external_ips`` and ``nics`` hold the rows with the ids of in-service zones, the live rows
+    of those zones and the live rows holding addresses they want. ``expunged_*`` hold, by the
+    position of the zone in ``BlueprintNetworking.expunged``, the row recorded for each expunged
+    zone that needs more than counting: ``None`` when no row has that id, else a live row or a
+    row of another zone. Every expunged zone not listed there has its row, soft-deleted.
+    """
 
     external_ips: dict[UUID, ExternalIpRow]
     nics: dict[UUID, NicRow]
     pool_ranges: list[PoolRange]
+    expunged_external_ips: dict[int, ExternalIpRow | None] = field(default_factory=dict)
+    expunged_nics: dict[int, NicRow | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +99,8 @@ class NetworkingPlan:
     """
 
     deallocations: list[Deallocation] = field(default_factory=list)
+    #: Rows of expunged zones already soft-deleted (counted, not listed: there may be many).
+    already_soft_deleted: dict[Table, int] = field(default_factory=dict)
     external_ip_creates: list[ExternalIpCreate] = field(default_factory=list)
     nic_creates: list[DesiredNic] = field(default_factory=list)
     external_ip_tombstones: list[ExternalIpCreate] = field(default_factory=list)
@@ -117,7 +127,7 @@ class NetworkingPlan:
             created, unchanged = len(self.nic_creates), len(self.nic_unchanged)
         return {
             "soft_deleted": results.count(RowResult.APPLIED),
-            "already_soft_deleted": results.count(RowResult.ALREADY_SOFT_DELETED),
+            RowResult.ALREADY_SOFT_DELETED.value: self.already_soft_deleted.get(table, 0),
             "not_found": results.count(RowResult.NOT_FOUND),
             "created": created,
             "unchanged": unchanged,
@@ -155,38 +165,48 @@ def _overlaps(a_first: int, a_last: int, b_first: int, b_last: int) -> bool:
 
 
 def _deallocate(wanted: BlueprintNetworking, state: NetworkingState, plan: NetworkingPlan) -> None:
-    for zone in wanted.expunged:
-        ext_row = state.external_ips.get(zone.external_ip_id)
-        nic_row = state.nics.get(zone.nic_id)
-        for table, row_id, row, parent in (
-            (
-                Table.EXTERNAL_IP,
-                zone.external_ip_id,
-                ext_row,
-                ext_row.parent_id if ext_row else None,
-            ),
-            (Table.NIC, zone.nic_id, nic_row, nic_row.service_id if nic_row else None),
-        ):
-            if row is None:
-                result = RowResult.NOT_FOUND
-                _tombstone(zone, table, state, plan)
-            elif parent != zone.zone_id:
-                plan.conflicts.append(
-                    Conflict(
-                        zone.zone_id,
-                        table.value,
-                        row_id,
-                        "the blueprint records this row for the expunged zone, but the row"
-                        " belongs to another zone",
-                        owner=parent,
-                    )
-                )
-                continue
-            elif row.time_deleted is None:
-                result = RowResult.APPLIED
-            else:
-                result = RowResult.ALREADY_SOFT_DELETED
-            plan.deallocations.append(Deallocation(zone.zone_id, table, row_id, result))
+    """Results for the rows of expunged zones, in executor order (zone, then table)."""
+    ext_rows, nic_rows = state.expunged_external_ips, state.expunged_nics
+    for index in sorted(ext_rows.keys() | nic_rows.keys()):
+        zone = wanted.expunged[index]
+        if index in ext_rows:
+            _deallocate_row(zone, Table.EXTERNAL_IP, ext_rows[index], state, plan)
+        if index in nic_rows:
+            _deallocate_row(zone, Table.NIC, nic_rows[index], state, plan)
+    expunged = len(wanted.expunged)
+    plan.already_soft_deleted[Table.EXTERNAL_IP] = expunged - len(ext_rows)
+    plan.already_soft_deleted[Table.NIC] = expunged - len(nic_rows)
+
+
+def _deallocate_row(
+    zone: ExpungedZoneRows,
+    table: Table,
+    row: ExternalIpRow | NicRow | None,
+    state: NetworkingState,
+    plan: NetworkingPlan,
+) -> None:
+    row_id = zone.external_ip_id if table is Table.EXTERNAL_IP else zone.nic_id
+    parent = row.service_id if isinstance(row, NicRow) else row.parent_id if row else None
+    if row is None:
+        result = RowResult.NOT_FOUND
+        _tombstone(zone, table, state, plan)
+    elif parent != zone.zone_id:
+        plan.conflicts.append(
+            Conflict(
+                zone.zone_id,
+                table.value,
+                row_id,
+                "the blueprint records this row for the expunged zone, but the row"
+                " belongs to another zone",
+                owner=parent,
+            )
+        )
+        return
+    elif row.time_deleted is None:
+        result = RowResult.APPLIED
+    else:
+        result = RowResult.ALREADY_SOFT_DELETED
+    plan.deallocations.append(Deallocation(zone.zone_id, table, row_id, result))
 
 
 #: The range id recorded on a tombstone whose address is in no service range any more.

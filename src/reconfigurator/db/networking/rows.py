@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from ipaddress import IPv4Address, IPv6Address, ip_address
+from ipaddress import IPv4Address, IPv6Address
 from uuid import UUID
 
 from reconfigurator.blueprint.model import Blueprint, BlueprintZone, SnatExternalIp
@@ -144,7 +144,7 @@ def desired_external_ip(zone: BlueprintZone) -> DesiredExternalIp | None:
         zone_id=zone.id,
         zone_kind=ServiceKind(networking.kind),
         id=external.id,
-        ip=ip_address(external.ip),
+        ip=external.ip,
         first_port=external.first_port,
         last_port=external.last_port,
         kind="snat" if snat else "floating",
@@ -170,13 +170,18 @@ def desired_nic(zone: BlueprintZone) -> DesiredNic | None:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, eq=False)
 class BlueprintNetworking:
-    """What one blueprint asks of the two tables, in executor order (sled id, zone id)."""
+    """What one blueprint asks of the two tables, in executor order (sled id, zone id).
+
+    Built once per blueprint; ``memo`` keeps what is derived from it (the query parameters)
+    so that repeated runs against the same blueprint do not derive it again.
+    """
 
     expunged: tuple[ExpungedZoneRows, ...]
     external_ips: tuple[DesiredExternalIp, ...]
     nics: tuple[DesiredNic, ...]
+    memo: dict[str, object] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, blueprint: Blueprint) -> BlueprintNetworking:

@@ -1,22 +1,58 @@
 """Reading the rows the decision needs, with a fixed number of statements.
 
-Ids, zone ids and addresses are sent as array parameters (``= ANY(:ids)``), so one SELECT
-per table covers any number of zones and its text does not grow with them.
+One SELECT per table, whatever the size of the blueprint, in two parts joined by
+``UNION ALL``:
+
+* **In-service zones**: the rows with the blueprint's ids, the live rows whose parent is one of
+  its in-service zones, and the live rows holding an address it wants. These come back whole,
+  since each is compared with the blueprint.
+* **Expunged zones**, by the row ids the blueprint records, classified on the server. A row that
+  exists, belongs to its zone and is already soft-deleted needs nothing but counting, and in a
+  long-lived system nearly every expunged zone's rows are like that; so the SELECT returns only
+  the others (no row with that id, a live row, a row of another zone), each with its position
+  in the blueprint's list of expunged zones.
+
+Arrays travel as array literals (:mod:`reconfigurator.db.array_params`), built once per
+blueprint and kept in its memo: a blueprint that has carried expunged zones for years names
+tens of thousands of ids, and adapting them one by one on every run would cost more than the
+query itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from ipaddress import ip_address
+from ipaddress import IPv4Address, IPv6Address, ip_address
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ARRAY, Uuid, and_, any_, bindparam, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    cast,
+    func,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy import Table as SqlTable
 from sqlalchemy.dialects.postgresql import INET
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.types import BigInteger
 
+from reconfigurator.db.array_params import array_literal, array_param
 from reconfigurator.db.networking.decide import NetworkingState, PoolRange
-from reconfigurator.db.networking.rows import BlueprintNetworking, ExternalIpRow, NicRow, Table
+from reconfigurator.db.networking.rows import (
+    BlueprintNetworking,
+    ExternalIpRow,
+    IpAddress,
+    NicRow,
+    Table,
+)
 from reconfigurator.db.schema import (
     external_ip_table,
     ip_pool_range_table,
@@ -28,11 +64,8 @@ from reconfigurator.fixed_data import SERVICE_IP_POOL_ASSIGNMENT, SERVICES_VPC_I
 EXT = external_ip_table
 NIC = service_network_interface_table
 
-_UUIDS = ARRAY(Uuid())
-_INETS = ARRAY(INET())
-_INTS = ARRAY(BigInteger())
 
-EXTERNAL_IP_QUERY = select(
+_EXT_COLUMNS = (
     EXT.c.id,
     EXT.c.parent_id,
     EXT.c.ip,
@@ -41,20 +74,8 @@ EXTERNAL_IP_QUERY = select(
     EXT.c.kind,
     EXT.c.is_service,
     EXT.c.time_deleted,
-).where(
-    or_(
-        EXT.c.id == any_(bindparam("row_ids", type_=_UUIDS)),
-        and_(
-            EXT.c.time_deleted.is_(None),
-            or_(
-                EXT.c.parent_id == any_(bindparam("zone_ids", type_=_UUIDS)),
-                EXT.c.ip == any_(bindparam("ips", type_=_INETS)),
-            ),
-        ),
-    )
 )
-
-NIC_QUERY = select(
+_NIC_COLUMNS = (
     NIC.c.id,
     NIC.c.service_id,
     NIC.c.name,
@@ -65,24 +86,76 @@ NIC_QUERY = select(
     NIC.c.slot,
     NIC.c.is_primary,
     NIC.c.time_deleted,
-).where(
-    or_(
-        NIC.c.id == any_(bindparam("row_ids", type_=_UUIDS)),
-        and_(
-            NIC.c.time_deleted.is_(None),
+)
+
+
+def _in_service_part(columns: Iterable[Any], condition: ColumnElement[bool]) -> Any:
+    return select(cast(null(), BigInteger()).label("ord"), *columns).where(condition)
+
+
+def _expunged_part(table: SqlTable, parent: ColumnElement[Any], columns: Iterable[Any]) -> Any:
+    """Rows of expunged zones that are not simply already soft-deleted, with the position
+    (1-based ``ord``) of their zone in the blueprint's list."""
+    wanted = (
+        func.unnest(
+            array_param("expunged_row_ids", Uuid()), array_param("expunged_zone_ids", Uuid())
+        )
+        .table_valued("row_id", "zone_id", with_ordinality="ord")
+        .render_derived()
+    )
+    return (
+        select(wanted.c.ord, *columns)
+        .select_from(wanted.outerjoin(table, table.c.id == wanted.c.row_id))
+        .where(
             or_(
-                NIC.c.service_id == any_(bindparam("zone_ids", type_=_UUIDS)),
-                and_(
-                    NIC.c.subnet_id == any_(bindparam("subnet_ids", type_=_UUIDS)),
-                    NIC.c.ipv4 == any_(bindparam("ips", type_=_INETS)),
-                ),
-                and_(
-                    NIC.c.vpc_id == bindparam("vpc_id", type_=Uuid()),
-                    NIC.c.mac == any_(bindparam("macs", type_=_INTS)),
+                table.c.id.is_(None),
+                table.c.time_deleted.is_(None),
+                parent.is_distinct_from(wanted.c.zone_id),
+            )
+        )
+    )
+
+
+#: One statement per table: the in-service part (``ord`` NULL), then the expunged part.
+EXTERNAL_IP_QUERY = union_all(
+    _in_service_part(
+        _EXT_COLUMNS,
+        or_(
+            EXT.c.id == any_(array_param("row_ids", Uuid())),
+            and_(
+                EXT.c.time_deleted.is_(None),
+                or_(
+                    EXT.c.parent_id == any_(array_param("zone_ids", Uuid())),
+                    EXT.c.ip == any_(array_param("ips", INET())),
                 ),
             ),
         ),
-    )
+    ),
+    _expunged_part(EXT, EXT.c.parent_id, _EXT_COLUMNS),
+)
+
+NIC_QUERY = union_all(
+    _in_service_part(
+        _NIC_COLUMNS,
+        or_(
+            NIC.c.id == any_(array_param("row_ids", Uuid())),
+            and_(
+                NIC.c.time_deleted.is_(None),
+                or_(
+                    NIC.c.service_id == any_(array_param("zone_ids", Uuid())),
+                    and_(
+                        NIC.c.subnet_id == any_(array_param("subnet_ids", Uuid())),
+                        NIC.c.ipv4 == any_(array_param("ips", INET())),
+                    ),
+                    and_(
+                        NIC.c.vpc_id == bindparam("vpc_id", type_=Uuid()),
+                        NIC.c.mac == any_(array_param("macs", BigInteger())),
+                    ),
+                ),
+            ),
+        ),
+    ),
+    _expunged_part(NIC, NIC.c.service_id, _NIC_COLUMNS),
 )
 
 POOL_RANGE_QUERY = (
@@ -101,68 +174,112 @@ POOL_RANGE_QUERY = (
 )
 
 
+def _address(value: Any) -> IpAddress:
+    """An address as the driver returns it: psycopg already gives ``ipaddress`` objects, so
+    parse only what arrives as text."""
+    if isinstance(value, IPv4Address | IPv6Address):
+        return value
+    return ip_address(value)
+
+
 def load_pool_ranges(conn: Connection) -> list[PoolRange]:
     return [
-        PoolRange(row.id, ip_address(row.first_address), ip_address(row.last_address))
+        PoolRange(row.id, _address(row.first_address), _address(row.last_address))
         for row in conn.execute(POOL_RANGE_QUERY)
     ]
 
 
+def _external_ip_row(row: Row[Any]) -> ExternalIpRow:
+    return ExternalIpRow(
+        id=row.id,
+        parent_id=row.parent_id,
+        ip=_address(row.ip),
+        first_port=row.first_port,
+        last_port=row.last_port,
+        kind=str(row.kind),
+        is_service=row.is_service,
+        time_deleted=row.time_deleted,
+    )
+
+
+def _nic_row(row: Row[Any]) -> NicRow:
+    return NicRow(
+        id=row.id,
+        service_id=row.service_id,
+        name=row.name,
+        vpc_id=row.vpc_id,
+        subnet_id=row.subnet_id,
+        mac=row.mac,
+        ipv4=_address(row.ipv4),  # type: ignore[arg-type]  # the schema CHECKs family 4
+        slot=row.slot,
+        is_primary=row.is_primary,
+        time_deleted=row.time_deleted,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Parameters:
+    external_ips: dict[str, Any]
+    nics: dict[str, Any]
+
+
+def _parameters(wanted: BlueprintNetworking) -> _Parameters:
+    """The query parameters of a blueprint, built on first use and kept in its memo."""
+    cached = wanted.memo.get("state_parameters")
+    if isinstance(cached, _Parameters):
+        return cached
+    zone_ids = array_literal(d.zone_id for d in wanted.external_ips)
+    expunged_zone_ids = array_literal(z.zone_id for z in wanted.expunged)
+    parameters = _Parameters(
+        external_ips={
+            "row_ids": array_literal(d.id for d in wanted.external_ips),
+            "zone_ids": zone_ids,
+            "ips": array_literal(sorted({str(d.ip) for d in wanted.external_ips})),
+            "expunged_row_ids": array_literal(z.external_ip_id for z in wanted.expunged),
+            "expunged_zone_ids": expunged_zone_ids,
+        },
+        nics={
+            "row_ids": array_literal(d.id for d in wanted.nics),
+            "zone_ids": zone_ids,
+            "subnet_ids": array_literal(sorted({d.subnet_id for d in wanted.nics})),
+            "ips": array_literal(sorted({str(d.ipv4) for d in wanted.nics})),
+            "vpc_id": SERVICES_VPC_ID,
+            "macs": array_literal(sorted({d.mac for d in wanted.nics})),
+            "expunged_row_ids": array_literal(z.nic_id for z in wanted.expunged),
+            "expunged_zone_ids": expunged_zone_ids,
+        },
+    )
+    wanted.memo["state_parameters"] = parameters
+    return parameters
+
+
 def load_state(conn: Connection, wanted: BlueprintNetworking) -> NetworkingState:
-    """Three SELECTs, whatever the size of the blueprint."""
-    zone_ids: list[UUID] = [d.zone_id for d in wanted.external_ips]
-    external_ips: dict[UUID, ExternalIpRow] = {}
-    ext_params = {
-        "row_ids": [z.external_ip_id for z in wanted.expunged]
-        + [d.id for d in wanted.external_ips],
-        "zone_ids": zone_ids,
-        "ips": sorted({str(d.ip) for d in wanted.external_ips}),
-    }
-    for row in conn.execute(EXTERNAL_IP_QUERY, ext_params):
-        external_ips[row.id] = ExternalIpRow(
-            id=row.id,
-            parent_id=row.parent_id,
-            ip=ip_address(row.ip),
-            first_port=row.first_port,
-            last_port=row.last_port,
-            kind=str(row.kind),
-            is_service=row.is_service,
-            time_deleted=row.time_deleted,
-        )
-    nics: dict[UUID, NicRow] = {}
-    nic_params = {
-        "row_ids": [z.nic_id for z in wanted.expunged] + [d.id for d in wanted.nics],
-        "zone_ids": zone_ids,
-        "subnet_ids": sorted({d.subnet_id for d in wanted.nics}),
-        "ips": sorted({str(d.ipv4) for d in wanted.nics}),
-        "vpc_id": SERVICES_VPC_ID,
-        "macs": sorted({d.mac for d in wanted.nics}),
-    }
-    for row in conn.execute(NIC_QUERY, nic_params):
-        address = ip_address(row.ipv4)
-        nics[row.id] = NicRow(
-            id=row.id,
-            service_id=row.service_id,
-            name=row.name,
-            vpc_id=row.vpc_id,
-            subnet_id=row.subnet_id,
-            mac=row.mac,
-            ipv4=address,  # type: ignore[arg-type]  # the schema CHECKs family 4
-            slot=row.slot,
-            is_primary=row.is_primary,
-            time_deleted=row.time_deleted,
-        )
-    return NetworkingState(external_ips, nics, load_pool_ranges(conn))
+    """Three SELECTs (one per table and the pool ranges), whatever the size of the blueprint."""
+    parameters = _parameters(wanted)
+    state = NetworkingState({}, {}, load_pool_ranges(conn))
+    for row in conn.execute(EXTERNAL_IP_QUERY, parameters.external_ips):
+        external_ip = None if row.id is None else _external_ip_row(row)
+        if row.ord is not None:
+            state.expunged_external_ips[row.ord - 1] = external_ip
+        elif external_ip is not None:
+            state.external_ips[row.id] = external_ip
+    for row in conn.execute(NIC_QUERY, parameters.nics):
+        nic = None if row.id is None else _nic_row(row)
+        if row.ord is not None:
+            state.expunged_nics[row.ord - 1] = nic
+        elif nic is not None:
+            state.nics[row.id] = nic
+    return state
 
 
 ORPHAN_EXTERNAL_IP_QUERY = select(EXT.c.id, EXT.c.parent_id, EXT.c.ip).where(
     EXT.c.time_deleted.is_(None),
     EXT.c.is_service.is_(True),
-    ~(EXT.c.parent_id == any_(bindparam("zone_ids", type_=_UUIDS))),
+    ~(EXT.c.parent_id == any_(array_param("zone_ids", Uuid()))),
 )
 ORPHAN_NIC_QUERY = select(NIC.c.id, NIC.c.service_id, NIC.c.ipv4).where(
     NIC.c.time_deleted.is_(None),
-    ~(NIC.c.service_id == any_(bindparam("zone_ids", type_=_UUIDS))),
+    ~(NIC.c.service_id == any_(array_param("zone_ids", Uuid()))),
 )
 
 
@@ -176,12 +293,13 @@ class LiveServiceRow:
 
 def load_live_rows_outside(conn: Connection, zone_ids: list[UUID]) -> list[LiveServiceRow]:
     """Live service rows whose parent is none of ``zone_ids`` (two SELECTs)."""
+    params = {"zone_ids": array_literal(zone_ids)}
     rows = [
         LiveServiceRow(Table.EXTERNAL_IP, row.id, row.parent_id, str(row.ip))
-        for row in conn.execute(ORPHAN_EXTERNAL_IP_QUERY, {"zone_ids": zone_ids})
+        for row in conn.execute(ORPHAN_EXTERNAL_IP_QUERY, params)
     ]
     rows.extend(
         LiveServiceRow(Table.NIC, row.id, row.service_id, str(row.ipv4))
-        for row in conn.execute(ORPHAN_NIC_QUERY, {"zone_ids": zone_ids})
+        for row in conn.execute(ORPHAN_NIC_QUERY, params)
     )
     return rows
