@@ -1,16 +1,15 @@
 """A fast version of ``benchmarks/run.py`` for CI: small racks, the same harness.
 
 At 1,000 and 3,000 zones it checks what does not depend on the machine: the executor sends
-the same statements whatever the number of zones. And one ratio that does, with a generous
-bound: the no-op re-run against the floor SELECT (one SELECT per table of every row the step
-reads). The benchmark's target is 2× at 10,000 zones; here the racks are small, so the fixed
-costs of a run (three transactions, two of them committing the ``bp_execution`` record with
-an fsync each) weigh more, and CI machines are noisy. On the reference machine
-(``benchmarks/RESULTS.md``) the ratio is about 3× at 3,000 zones, and a per-row
-implementation would be over 20× (the per-row baseline takes about 8 times as long as a
-no-op run there). Hence a bound of 5×, on the median of 5 runs of each, with the floor SELECT
-run while no executor is alive (see ``benchmarks.harness``): room for noise, and still far
-below what a return to per-row work would measure.
+the same statements whatever the number of zones. And one ratio that does: the no-op re-run
+against the floor SELECT (one SELECT per table of every row the step reads), held to the
+benchmark's own target of 2×. The executor classifies the rows of expunged zones on the
+server and reads back only those that need work, so on the reference machine
+(``benchmarks/RESULTS.md``) its no-op re-run takes about as long as the floor SELECT at 3,000
+zones (0.9×) and well under it at 10,000; what it spends is mostly the fixed cost of a run
+(three transactions, two committing the ``bp_execution`` record). A return to reading every
+row into Python measured 3× here. The medians of 5 runs of each are compared, with the floor
+SELECT run while no executor is alive (see ``benchmarks.harness``).
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from reconfigurator.testing import DatabaseServer, fresh_database
 SIZES = (1_000, 3_000)
 REPEAT = 5
 #: Bound on (no-op re-run median) / (floor SELECT median) at 3,000 zones; see the docstring.
-NOOP_OVER_FLOOR_CI_BOUND = 5.0
+NOOP_OVER_FLOOR_CI_BOUND = 2.0
 
 
 def _measure(db_server: DatabaseServer, zones: int) -> dict[str, Measurement]:
