@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +18,16 @@ from reconfigurator.testing import (
     database_server,
     fresh_database,
 )
+
+
+@pytest.fixture(autouse=True)
+def _library_logging_restored() -> Iterator[None]:
+    """A command run in-process configures the ``reconfigurator`` logger (its own handler, no
+    propagation); put it back so later tests see records the usual way (``caplog``)."""
+    logger = logging.getLogger("reconfigurator")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 @pytest.fixture(scope="session")

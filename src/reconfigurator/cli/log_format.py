@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Final
+import sys
+from typing import Final, TextIO
 
 _STANDARD: Final = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
@@ -28,10 +29,24 @@ def _value(value: object) -> str:
     return f'"{text}"' if (" " in text or not text) else text
 
 
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted, not to the stream that
+    was current when the handler was made: a command run in-process (a test, a notebook) may
+    swap and close its stderr, and later records must not go to a closed stream."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def configure(verbosity: int) -> None:
     """Log to stderr: warnings by default, ``-v`` info, ``-vv`` debug."""
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    handler = logging.StreamHandler()
+    handler = _CurrentStderrHandler()
     handler.setFormatter(KeyValueFormatter())
     root = logging.getLogger("reconfigurator")
     root.handlers[:] = [handler]
