@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import random
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from reconfigurator.blueprint import parse as parse_module
 from reconfigurator.blueprint.model import Blueprint
 from reconfigurator.blueprint.parse import check_lint, json_path, parse_blueprint
 from reconfigurator.errors import BlueprintInvalid, BlueprintLintFailed, InputError
@@ -192,6 +195,10 @@ INVALID: dict[str, tuple[Mutation, str]] = {
         "string",
     ),
     "NIC IP as a number": (_set("nexus", "zone_type", "nic", "ip", value=7), "string"),
+    "scoped IPv6 external IP": (
+        _set("nexus", "zone_type", "external_ip", "ip", value="fd00::5%eth0"),
+        "scoped",
+    ),
     "NIC subnet as a number": (_set("nexus", "zone_type", "nic", "subnet", value=0), "string"),
     "IPv6 NIC IP": (_set("ntp", "zone_type", "nic", "ip", value="fd00::5"), "IPv4"),
     "bad NIC subnet": (_set("nexus", "zone_type", "nic", "subnet", value="172.30.2.7/24"), "net"),
@@ -309,3 +316,36 @@ def test_equal_addresses_are_parsed_once_and_shared() -> None:
         if a.nic is not None and b.nic is not None:
             assert a.nic.ip is b.nic.ip
             assert a.nic.subnet is b.nic.subnet
+
+
+@pytest.mark.parametrize("first_out", [True, False])
+def test_overlapping_validations_in_two_threads_leave_the_collector_on(first_out: bool) -> None:
+    # The collector's switch is global: a validation that starts while another is running and
+    # ends after it (or before it) must not leave it off.
+    doc, _zones = _document()
+    text = json.dumps(doc)
+    assert gc.isenabled()
+    entered = [threading.Event(), threading.Event()]
+    leave = [threading.Event(), threading.Event()]
+    seen_during: list[bool] = []
+
+    def validate(index: int) -> None:
+        with parse_module._collector_paused():
+            entered[index].set()
+            seen_during.append(gc.isenabled())
+            leave[index].wait(5)
+            parse_blueprint(text)
+
+    threads = [threading.Thread(target=validate, args=(i,)) for i in range(2)]
+    threads[0].start()
+    assert entered[0].wait(5)
+    threads[1].start()
+    assert entered[1].wait(5)
+    order = [0, 1] if first_out else [1, 0]
+    for index in order:
+        leave[index].set()
+        threads[index].join(5)
+        if index == order[0]:
+            assert not gc.isenabled(), "still paused while the other validation runs"
+    assert seen_during == [False, False]
+    assert gc.isenabled()

@@ -71,29 +71,30 @@ Timestamp = Annotated[AwareDatetime, AfterValidator(_check_utc_range)]
 # Addresses repeat: a blueprint carries every zone it ever expunged, and the service subnets
 # bound how many distinct addresses there can be (and there are three NIC subnets). Parsing
 # each distinct text once, and sharing the immutable result, makes validating a large
-# blueprint several times faster. Text that does not parse is passed on unchanged so the
-# model's own validator reports it as usual.
+# blueprint several times faster. Only text that parses is cached; anything else is passed on
+# unchanged so the model's own validator reports it as usual.
 
 
 @lru_cache(maxsize=16384)
-def _parse_address(text: str) -> IPv4Address | IPv6Address | str:
-    try:
-        return ip_address(text)
-    except ValueError:
-        return text
+def _parse_address(text: str) -> IPv4Address | IPv6Address:
+    return ip_address(text)
 
 
 @lru_cache(maxsize=1024)
-def _parse_ipv4_network(text: str) -> IPv4Network | str:
-    try:
-        return IPv4Network(text)
-    except ValueError:
-        return text
+def _parse_ipv4_network(text: str) -> IPv4Network:
+    return IPv4Network(text)
 
 
 def _address_text(value: object) -> object:
     if isinstance(value, str):
-        return _parse_address(value)
+        if "%" in value:
+            # ``ipaddress`` accepts scoped IPv6 addresses (fe80::1%eth0); a service address
+            # has no scope, and the database's inet type has no place for one.
+            raise ValueError("a scoped IPv6 address (with %zone) is not a service address")
+        try:
+            return _parse_address(value)
+        except ValueError:
+            return value
     if isinstance(value, IPv4Address | IPv6Address):
         return value
     # Without this, JSON ``true`` or ``7`` would be taken as the address 0.0.0.1 or 0.0.0.7.
@@ -102,7 +103,10 @@ def _address_text(value: object) -> object:
 
 def _network_text(value: object) -> object:
     if isinstance(value, str):
-        return _parse_ipv4_network(value)
+        try:
+            return _parse_ipv4_network(value)
+        except ValueError:
+            return value
     if isinstance(value, IPv4Network):
         return value
     raise ValueError("an IPv4 network must be given as a string")

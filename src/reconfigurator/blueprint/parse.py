@@ -8,6 +8,7 @@ rule raises :class:`BlueprintLintFailed` naming the zones.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -36,6 +37,13 @@ _MESSAGES = {
 }
 
 
+#: Validations in progress, in any thread, while the collector is paused for them.
+_paused_depth = 0
+#: Whether the collector was enabled when the first of them began.
+_was_enabled = False
+_pause_lock = threading.Lock()
+
+
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a large document is validated.
@@ -44,14 +52,24 @@ def _collector_paused() -> Iterator[None]:
     allocation burst triggers collections that walk the growing heap: with the collector
     running, half the time of validating a large blueprint is spent in it. Reference counting
     still frees everything as usual; only the cycle detector waits until validation ends.
+
+    The collector's switch is global to the process, and the planner and the executor loops
+    validate in two threads: the first validation to begin records whether the collector was
+    on and the last to end restores it, so overlapping validations cannot leave it off.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
+    global _paused_depth, _was_enabled  # noqa: PLW0603 - one switch per process
+    with _pause_lock:
+        if _paused_depth == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _paused_depth += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _pause_lock:
+            _paused_depth -= 1
+            if _paused_depth == 0 and _was_enabled:
+                gc.enable()
 
 
 def parse_blueprint(data: str | bytes) -> Blueprint:
