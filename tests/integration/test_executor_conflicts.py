@@ -201,6 +201,22 @@ def test_soft_deleted_row_of_another_zone_recorded_for_an_expunged_zone(setup: S
     assert "belongs to another zone" in conflict.detail
 
 
+def test_row_id_of_a_never_created_expunged_zone_reused_by_a_new_zone(setup: Setup) -> None:
+    # The expunged zone's rows were never created, so under the default policy they would be
+    # recorded as deleted; the new zone wants a live row with the same id. One id, one row:
+    # a conflict naming both zones, not a raw unique violation.
+    ghost = setup.rack.add_zone(setup.sled, "nexus", pool=setup.sled.pools[3])
+    setup.rack.expunge_zone(ghost)
+    ghost_ip_id = setup.rack.zone_doc(ghost)["zone_type"]["external_ip"]["id"]
+    zone = setup.rack.add_zone(setup.sled, "nexus", pool=setup.sled.pools[3])
+    setup.rack.zone_doc(zone)["zone_type"]["external_ip"]["id"] = ghost_ip_id
+    [conflict] = _fails_with_conflict(setup, setup.rack.build())
+    assert conflict.table == "external_ip"
+    assert str(conflict.row_id) == ghost_ip_id
+    assert {conflict.zone_id, conflict.owner} == {zone, ghost}
+    assert "cannot be created for both" in conflict.detail
+
+
 def test_ip_outside_every_service_range(setup: Setup) -> None:
     zone, child = _new_nexus(setup, ip="203.0.113.9")
     [conflict] = _fails_with_conflict(setup, child)

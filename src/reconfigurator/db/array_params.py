@@ -24,9 +24,17 @@ def array_param(name: str, element: TypeEngine[Any]) -> ColumnElement[Any]:
     return cast(bindparam(name, type_=NullType()), ARRAY(element))
 
 
+def _present(values: Iterable[object]) -> list[object]:
+    items = list(values)
+    if None in items:
+        # str(None) would be stored as the text "None"; these literals hold no NULLs.
+        raise ValueError("an array literal cannot hold None")
+    return items
+
+
 def array_literal(values: Iterable[object]) -> str:
     """The array literal of values whose text needs no quoting: ids, numbers, addresses."""
-    return "{" + ",".join(map(str, values)) + "}"
+    return "{" + ",".join(map(str, _present(values))) + "}"
 
 
 def _quoted(value: object) -> str:
@@ -36,7 +44,7 @@ def _quoted(value: object) -> str:
 
 def text_array_literal(values: Iterable[str]) -> str:
     """The array literal of arbitrary strings: every element quoted and escaped."""
-    return "{" + ",".join(map(_quoted, values)) + "}"
+    return "{" + ",".join(map(_quoted, _present(values))) + "}"
 
 
 def bool_array_literal(values: Iterable[bool]) -> str:

@@ -79,8 +79,8 @@ class NetworkingState:
     external_ips: dict[UUID, ExternalIpRow]
     nics: dict[UUID, NicRow]
     pool_ranges: list[PoolRange]
-    expunged_external_ips: dict[int, ExternalIpRow | None] = field(default_factory=dict)
-    expunged_nics: dict[int, NicRow | None] = field(default_factory=dict)
+    expunged_external_ips: dict[int, ExternalIpRow | None]
+    expunged_nics: dict[int, NicRow | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,10 +443,40 @@ def _allocate_nics(
             plan.nic_creates.append(desired)
 
 
+def _duplicate_creations(plan: NetworkingPlan) -> None:
+    """A row id the blueprint records for two zones (an in-service zone and an expunged one
+    whose row was never created, say) can be created only once: a conflict naming both."""
+    creations = {
+        Table.EXTERNAL_IP: [
+            (c.desired.zone_id, c.desired.id)
+            for c in plan.external_ip_creates + plan.external_ip_tombstones
+        ],
+        Table.NIC: [(n.zone_id, n.id) for n in plan.nic_creates + plan.nic_tombstones],
+    }
+    for table, rows in creations.items():
+        first_zone: dict[UUID, UUID] = {}
+        for zone_id, row_id in rows:
+            if row_id not in first_zone:
+                first_zone[row_id] = zone_id
+                continue
+            other = first_zone[row_id]
+            plan.conflicts.append(
+                Conflict(
+                    zone_id,
+                    table.value,
+                    row_id,
+                    f"the blueprint records this row id for zone {other} too;"
+                    " one row cannot be created for both",
+                    owner=other,
+                )
+            )
+
+
 def decide(wanted: BlueprintNetworking, state: NetworkingState) -> NetworkingPlan:
     """Decide deallocation, then allocation, against the same snapshot of the tables."""
     plan = NetworkingPlan()
     _deallocate(wanted, state, plan)
     _allocate_external_ips(wanted, state, plan, set(plan.soft_delete_ids(Table.EXTERNAL_IP)))
     _allocate_nics(wanted, state, plan, set(plan.soft_delete_ids(Table.NIC)))
+    _duplicate_creations(plan)
     return plan

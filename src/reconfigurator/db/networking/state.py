@@ -256,7 +256,7 @@ def _parameters(wanted: BlueprintNetworking) -> _Parameters:
 def load_state(conn: Connection, wanted: BlueprintNetworking) -> NetworkingState:
     """Three SELECTs (one per table and the pool ranges), whatever the size of the blueprint."""
     parameters = _parameters(wanted)
-    state = NetworkingState({}, {}, load_pool_ranges(conn))
+    state = NetworkingState({}, {}, load_pool_ranges(conn), {}, {})
     for row in conn.execute(EXTERNAL_IP_QUERY, parameters.external_ips):
         external_ip = None if row.id is None else _external_ip_row(row)
         if row.ord is not None:
