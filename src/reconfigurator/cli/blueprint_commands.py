@@ -30,7 +30,11 @@ from reconfigurator.db.retry import run_transaction
 from reconfigurator.db.targets import current_target
 from reconfigurator.errors import InputError
 
-app = typer.Typer(help="Stored blueprints: import, show, export, diff, lint.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode="markdown",
+    help="Stored blueprints: import, show, export, diff, lint.",
+    no_args_is_help=True,
+)
 
 IdArgument = Annotated[str, typer.Argument(metavar="ID", help="A blueprint id or unique prefix.")]
 

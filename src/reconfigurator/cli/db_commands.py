@@ -11,7 +11,9 @@ from reconfigurator.db import migrate
 from reconfigurator.db.url import masked
 from reconfigurator.errors import DatabaseNotMigrated
 
-app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app = typer.Typer(
+    rich_markup_mode="markdown", help="Database schema migrations.", no_args_is_help=True
+)
 
 OFFLINE_DEFAULT_URL = "postgresql+psycopg://"
 

@@ -32,6 +32,7 @@ EXIT_FAILED = 1
 EXIT_CANNOT_RUN = 2
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     name="recon",
     help="Realize a control plane's target blueprint in a database.",
     no_args_is_help=True,

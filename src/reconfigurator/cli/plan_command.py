@@ -22,8 +22,8 @@ def plan(
 ) -> None:
     """Plan a child of the current target and print its diff against the parent.
 
-    Nothing is stored when nothing changed. The child is stored either way; with
-    --set-target it also becomes the target.
+    When nothing changed there is no child and nothing is stored. Otherwise the child is
+    stored, and with --set-target it also becomes the target.
     """
     app_ctx = app_context(ctx)
     outcome = plan_once(app_ctx.migrated_engine(), set_as_target=set_target)

@@ -14,11 +14,17 @@ from reconfigurator.db import rack
 from reconfigurator.db.retry import run_transaction
 from reconfigurator.errors import InputError
 
-sled_app = typer.Typer(help="Sleds of the rack (planning input).", no_args_is_help=True)
-disk_app = typer.Typer(
-    help="Physical disks and their pools (planning input).", no_args_is_help=True
+sled_app = typer.Typer(
+    rich_markup_mode="markdown", help="Sleds of the rack (planning input).", no_args_is_help=True
 )
-pool_app = typer.Typer(help="The service IP pool and its ranges.", no_args_is_help=True)
+disk_app = typer.Typer(
+    rich_markup_mode="markdown",
+    help="Physical disks and their pools (planning input).",
+    no_args_is_help=True,
+)
+pool_app = typer.Typer(
+    rich_markup_mode="markdown", help="The service IP pool and its ranges.", no_args_is_help=True
+)
 
 
 def _parse_uuid(text: str | None, what: str) -> UUID | None:

@@ -31,7 +31,9 @@ from reconfigurator.sim.expunge_race import (
     run_expunge_race,
 )
 
-sim_app = typer.Typer(help="Simulations on a real database.", no_args_is_help=True)
+sim_app = typer.Typer(
+    rich_markup_mode="markdown", help="Simulations on a real database.", no_args_is_help=True
+)
 
 
 def _short(value: object) -> str:

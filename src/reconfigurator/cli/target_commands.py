@@ -14,7 +14,7 @@ from reconfigurator.db.retry import run_transaction
 from reconfigurator.db.targets import Target, current_target, set_target
 from reconfigurator.errors import NoTarget
 
-app = typer.Typer(help="The target blueprint.", no_args_is_help=True)
+app = typer.Typer(rich_markup_mode="markdown", help="The target blueprint.", no_args_is_help=True)
 
 
 def _target_json(target: Target) -> dict[str, Any]:
