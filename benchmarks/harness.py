@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 from uuid import UUID
 
-from sqlalchemy import ARRAY, Uuid, and_, any_, bindparam, event, or_, select, text
+from sqlalchemy import ARRAY, Uuid, and_, any_, bindparam, or_, select, text
 from sqlalchemy.engine import Engine
 
 from benchmarks.baseline import BaselineCounts, per_row_ensure
@@ -65,11 +65,13 @@ from benchmarks.zones import EXTERNAL_IP_COLUMNS, NIC_COLUMNS, ZoneRows, zone_ro
 from reconfigurator.blueprint.model import Blueprint
 from reconfigurator.blueprint.parse import blueprint_from_document, parse_blueprint
 from reconfigurator.db.blueprint_store import insert_blueprint
+from reconfigurator.db.networking import state as networking_state
 from reconfigurator.db.retry import run_transaction
 from reconfigurator.db.schema import external_ip_table, service_network_interface_table
 from reconfigurator.db.targets import set_target
 from reconfigurator.executor import EXTERNAL_NETWORKING_STEP, ExecutionReport, Executor
 from reconfigurator.sim.scale import POOL_FIRST, scaled_state, seed_rows, seed_service_pool
+from reconfigurator.testing import statements_sent
 
 T = TypeVar("T")
 
@@ -110,22 +112,6 @@ def _no_progress(_label: str, _advance: int) -> None:
 
 
 # --- counting statements -------------------------------------------------------------------
-
-
-@contextmanager
-def count_statements(engine: Engine) -> Iterator[list[str]]:
-    """The SQL statements the engine sends while the block runs (one per cursor execute;
-    an ``executemany`` counts once)."""
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def statement_kind(statement: str) -> str:
@@ -220,7 +206,7 @@ class Recorder:
         SQLAlchemy (a COPY), added to the count."""
         self.on_step(name, 0)
         gc.collect()
-        with count_statements(self.engine) as statements:
+        with statements_sent(self.engine) as statements:
             began = time.perf_counter()
             result = fn()
             elapsed = time.perf_counter() - began
@@ -252,16 +238,7 @@ EXT = external_ip_table
 NIC = service_network_interface_table
 _UUIDS = ARRAY(Uuid())
 
-FLOOR_EXTERNAL_IP = select(
-    EXT.c.id,
-    EXT.c.parent_id,
-    EXT.c.ip,
-    EXT.c.first_port,
-    EXT.c.last_port,
-    EXT.c.kind,
-    EXT.c.is_service,
-    EXT.c.time_deleted,
-).where(
+FLOOR_EXTERNAL_IP = select(*networking_state.EXTERNAL_IP_COLUMNS).where(
     or_(
         EXT.c.id == any_(bindparam("row_ids", type_=_UUIDS)),
         and_(
@@ -270,18 +247,7 @@ FLOOR_EXTERNAL_IP = select(
         ),
     )
 )
-FLOOR_NIC = select(
-    NIC.c.id,
-    NIC.c.service_id,
-    NIC.c.name,
-    NIC.c.vpc_id,
-    NIC.c.subnet_id,
-    NIC.c.mac,
-    NIC.c.ipv4,
-    NIC.c.slot,
-    NIC.c.is_primary,
-    NIC.c.time_deleted,
-).where(
+FLOOR_NIC = select(*networking_state.NIC_COLUMNS).where(
     or_(
         NIC.c.id == any_(bindparam("row_ids", type_=_UUIDS)),
         and_(

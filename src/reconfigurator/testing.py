@@ -12,7 +12,8 @@ On PostgreSQL a migrated template database is built once and cloned per test
 each database is migrated from scratch there.
 
 CockroachDB-specific tests ask :func:`cockroachdb_server` and skip with its reason when it
-returns ``None``.
+returns ``None``. :func:`statements_sent` records the SQL an engine sends, for tests that hold
+a piece of code to a fixed number of statements.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.pool import NullPool
 
@@ -197,3 +198,19 @@ def fresh_database(server: DatabaseServer, *, migrated: bool = True) -> Iterator
     finally:
         engine.dispose()
         server.drop_database(url)
+
+
+@contextlib.contextmanager
+def statements_sent(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements ``engine`` sends while the block runs, in order (one per cursor
+    execute; an ``executemany`` counts once)."""
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)

@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from reconfigurator.db.retry import run_transaction
 from reconfigurator.executor import EXTERNAL_NETWORKING_STEP, Executor
 from reconfigurator.sim.scale import ScaledState, scaled_state, seed_rows, seed_service_pool
-from reconfigurator.testing import DatabaseServer, fresh_database
+from reconfigurator.testing import DatabaseServer, fresh_database, statements_sent
 from tests.db_support import make_target
-
-
-@contextmanager
-def counting(engine: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def _prepare(engine: Engine, state: ScaledState) -> None:
@@ -47,11 +30,11 @@ def _run_counts(
     with fresh_database(db_server) as engine:
         _prepare(engine, state)
         executor = Executor(engine)
-        with counting(engine) as converging:
+        with statements_sent(engine) as converging:
             report = executor.execute()
         assert report.succeeded, report.error
         details = report.step(EXTERNAL_NETWORKING_STEP).details
-        with counting(engine) as noop:
+        with statements_sent(engine) as noop:
             again = executor.execute()
         assert again.succeeded
         assert again.step(EXTERNAL_NETWORKING_STEP).details["external_ips"]["created"] == 0
@@ -88,14 +71,14 @@ def test_target_blueprint_is_parsed_once_per_executor(engine: Engine) -> None:
     state = scaled_state(30, seed=3)
     _prepare(engine, state)
     executor = Executor(engine)
-    with counting(engine) as first:
+    with statements_sent(engine) as first:
         assert executor.execute().succeeded
-    with counting(engine) as second:
+    with statements_sent(engine) as second:
         assert executor.execute().succeeded
     loads = [s for s in first if "blueprint.document" in s]
     assert len(loads) == 1
     assert not [s for s in second if "blueprint.document" in s]
     # A fresh executor (another process, say) loads it again.
-    with counting(engine) as other:
+    with statements_sent(engine) as other:
         assert Executor(engine).execute().succeeded
     assert [s for s in other if "blueprint.document" in s]

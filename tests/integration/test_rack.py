@@ -12,7 +12,7 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from reconfigurator.blueprint.lint import lint
@@ -41,6 +41,7 @@ from reconfigurator.planner import (
     ZonePolicy,
     plan,
 )
+from reconfigurator.testing import statements_sent
 from tests.cli_runner import recon
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -248,14 +249,8 @@ def test_overlap_is_checked_against_every_pool_but_only_live_ranges(engine: Engi
 
 @pytest.fixture
 def statements(engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(*args: object) -> None:
-        seen.append(str(args[2]))
-
-    event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(engine, "before_cursor_execute", record)
+    with statements_sent(engine) as seen:
+        yield seen
 
 
 def test_load_planning_input(engine: Engine, statements: list[str]) -> None:

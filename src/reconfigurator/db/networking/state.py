@@ -65,7 +65,8 @@ EXT = external_ip_table
 NIC = service_network_interface_table
 
 
-_EXT_COLUMNS = (
+#: The columns the decision reads, per table.
+EXTERNAL_IP_COLUMNS = (
     EXT.c.id,
     EXT.c.parent_id,
     EXT.c.ip,
@@ -75,7 +76,7 @@ _EXT_COLUMNS = (
     EXT.c.is_service,
     EXT.c.time_deleted,
 )
-_NIC_COLUMNS = (
+NIC_COLUMNS = (
     NIC.c.id,
     NIC.c.service_id,
     NIC.c.name,
@@ -119,7 +120,7 @@ def _expunged_part(table: SqlTable, parent: ColumnElement[Any], columns: Iterabl
 #: One statement per table: the in-service part (``ord`` NULL), then the expunged part.
 EXTERNAL_IP_QUERY = union_all(
     _in_service_part(
-        _EXT_COLUMNS,
+        EXTERNAL_IP_COLUMNS,
         or_(
             EXT.c.id == any_(array_param("row_ids", Uuid())),
             and_(
@@ -131,12 +132,12 @@ EXTERNAL_IP_QUERY = union_all(
             ),
         ),
     ),
-    _expunged_part(EXT, EXT.c.parent_id, _EXT_COLUMNS),
+    _expunged_part(EXT, EXT.c.parent_id, EXTERNAL_IP_COLUMNS),
 )
 
 NIC_QUERY = union_all(
     _in_service_part(
-        _NIC_COLUMNS,
+        NIC_COLUMNS,
         or_(
             NIC.c.id == any_(array_param("row_ids", Uuid())),
             and_(
@@ -155,7 +156,7 @@ NIC_QUERY = union_all(
             ),
         ),
     ),
-    _expunged_part(NIC, NIC.c.service_id, _NIC_COLUMNS),
+    _expunged_part(NIC, NIC.c.service_id, NIC_COLUMNS),
 )
 
 POOL_RANGE_QUERY = (
