@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, ip_address
@@ -75,46 +75,46 @@ Timestamp = Annotated[AwareDatetime, AfterValidator(_check_utc_range)]
 # unchanged so the model's own validator reports it as usual.
 
 
-@lru_cache(maxsize=16384)
-def _parse_address(text: str) -> IPv4Address | IPv6Address:
-    return ip_address(text)
+def _from_text(
+    parse: Callable[[str], object], kinds: type | tuple[type, ...], what: str
+) -> BeforeValidator:
+    """Hand the model's validator an already parsed value: ``parse`` (cached) for text, the
+    value itself if it is already one of ``kinds``. Text that does not parse goes on unchanged
+    for the model's validator to report; anything else is refused."""
 
-
-@lru_cache(maxsize=1024)
-def _parse_ipv4_network(text: str) -> IPv4Network:
-    return IPv4Network(text)
-
-
-def _address_text(value: object) -> object:
-    if isinstance(value, str):
-        if "%" in value:
-            # ``ipaddress`` accepts scoped IPv6 addresses (fe80::1%eth0); a service address
-            # has no scope, and the database's inet type has no place for one.
-            raise ValueError("a scoped IPv6 address (with %zone) is not a service address")
-        try:
-            return _parse_address(value)
-        except ValueError:
+    def before(value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return parse(value)
+            except ValueError:
+                return value
+        if isinstance(value, kinds):
             return value
-    if isinstance(value, IPv4Address | IPv6Address):
-        return value
-    # Without this, JSON ``true`` or ``7`` would be taken as the address 0.0.0.1 or 0.0.0.7.
-    raise ValueError("an IP address must be given as a string")
+        # Without this, JSON ``true`` or ``7`` would be taken as the address 0.0.0.1 or 0.0.0.7.
+        raise ValueError(f"{what} must be given as a string")
+
+    return BeforeValidator(before)
 
 
-def _network_text(value: object) -> object:
-    if isinstance(value, str):
-        try:
-            return _parse_ipv4_network(value)
-        except ValueError:
-            return value
-    if isinstance(value, IPv4Network):
-        return value
-    raise ValueError("an IPv4 network must be given as a string")
+def _check_unscoped(value: IPv4Address | IPv6Address) -> IPv4Address | IPv6Address:
+    # ``ipaddress`` accepts scoped IPv6 addresses (fe80::1%eth0); a service address has no
+    # scope, and the database's inet type has no place for one.
+    if getattr(value, "scope_id", None) is not None:
+        raise ValueError("a scoped IPv6 address (with %zone) is not a service address")
+    return value
 
 
-IpAddress = Annotated[IPv4Address | IPv6Address, BeforeValidator(_address_text)]
-Ipv4Address = Annotated[IPv4Address, BeforeValidator(_address_text)]
-Ipv4Network = Annotated[IPv4Network, BeforeValidator(_network_text)]
+_address_from_text = _from_text(
+    lru_cache(maxsize=16384)(ip_address), (IPv4Address, IPv6Address), "an IP address"
+)
+IpAddress = Annotated[
+    IPv4Address | IPv6Address, _address_from_text, AfterValidator(_check_unscoped)
+]
+Ipv4Address = Annotated[IPv4Address, _address_from_text]
+Ipv4Network = Annotated[
+    IPv4Network,
+    _from_text(lru_cache(maxsize=1024)(IPv4Network), IPv4Network, "an IPv4 network"),
+]
 
 
 class _Model(BaseModel):

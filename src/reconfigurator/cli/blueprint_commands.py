@@ -21,6 +21,7 @@ from reconfigurator.cli.render import (
     JsonOption,
     add_row,
     brief_text,
+    command_group,
     print_data,
     print_json,
     print_table,
@@ -30,11 +31,7 @@ from reconfigurator.db.retry import run_transaction
 from reconfigurator.db.targets import current_target
 from reconfigurator.errors import InputError
 
-app = typer.Typer(
-    rich_markup_mode="markdown",
-    help="Stored blueprints: import, show, export, diff, lint.",
-    no_args_is_help=True,
-)
+app = command_group("Stored blueprints: import, show, export, diff, lint.")
 
 IdArgument = Annotated[str, typer.Argument(metavar="ID", help="A blueprint id or unique prefix.")]
 

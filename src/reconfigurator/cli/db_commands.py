@@ -7,13 +7,12 @@ from typing import Annotated
 import typer
 
 from reconfigurator.cli.context import app_context
+from reconfigurator.cli.render import command_group
 from reconfigurator.db import migrate
 from reconfigurator.db.url import masked
 from reconfigurator.errors import DatabaseNotMigrated
 
-app = typer.Typer(
-    rich_markup_mode="markdown", help="Database schema migrations.", no_args_is_help=True
-)
+app = command_group("Database schema migrations.")
 
 OFFLINE_DEFAULT_URL = "postgresql+psycopg://"
 

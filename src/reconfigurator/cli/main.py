@@ -25,17 +25,16 @@ from reconfigurator.cli import (
     target_commands,
 )
 from reconfigurator.cli.context import AppContext
+from reconfigurator.cli.render import command_group
 from reconfigurator.db.engine import DATABASE_URL_ENV, first_line
 from reconfigurator.errors import DatabaseSetupError, InputError, ReconError
 
 EXIT_FAILED = 1
 EXIT_CANNOT_RUN = 2
 
-app = typer.Typer(
-    rich_markup_mode="markdown",
+app = command_group(
+    "Realize a control plane's target blueprint in a database.",
     name="recon",
-    help="Realize a control plane's target blueprint in a database.",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )

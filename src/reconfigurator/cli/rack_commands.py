@@ -9,22 +9,20 @@ import typer
 from sqlalchemy.engine import Connection
 
 from reconfigurator.cli.context import app_context
-from reconfigurator.cli.render import JsonOption, print_columns, print_json, print_line
+from reconfigurator.cli.render import (
+    JsonOption,
+    command_group,
+    print_columns,
+    print_json,
+    print_line,
+)
 from reconfigurator.db import rack
 from reconfigurator.db.retry import run_transaction
 from reconfigurator.errors import InputError
 
-sled_app = typer.Typer(
-    rich_markup_mode="markdown", help="Sleds of the rack (planning input).", no_args_is_help=True
-)
-disk_app = typer.Typer(
-    rich_markup_mode="markdown",
-    help="Physical disks and their pools (planning input).",
-    no_args_is_help=True,
-)
-pool_app = typer.Typer(
-    rich_markup_mode="markdown", help="The service IP pool and its ranges.", no_args_is_help=True
-)
+sled_app = command_group("Sleds of the rack (planning input).")
+disk_app = command_group("Physical disks and their pools (planning input).")
+pool_app = command_group("The service IP pool and its ranges.")
 
 
 def _parse_uuid(text: str | None, what: str) -> UUID | None:

@@ -29,6 +29,14 @@ _UNBOUNDED_WIDTH = 100_000
 CELL_TEXT_CHARS = 60
 
 
+def command_group(help_text: str, **settings: Any) -> typer.Typer:
+    """A ``recon`` command or group of commands: help rendered as Markdown, so the paragraphs
+    of a docstring rewrap to the terminal, and a group without a command shows its help."""
+    return typer.Typer(
+        help=help_text, rich_markup_mode="markdown", no_args_is_help=True, **settings
+    )
+
+
 def print_data(out: Console, text: str) -> None:
     """Print ``text`` exactly as given (no markup, emoji or wrapping)."""
     out.print(text, markup=False, emoji=False, highlight=False, end="")

@@ -16,7 +16,14 @@ from sqlalchemy.engine import Engine
 
 from reconfigurator.cli.context import app_context
 from reconfigurator.cli.execute_commands import MissingRowsOption, show_status
-from reconfigurator.cli.render import JsonOption, add_row, print_json, print_line, print_table
+from reconfigurator.cli.render import (
+    JsonOption,
+    add_row,
+    command_group,
+    print_json,
+    print_line,
+    print_table,
+)
 from reconfigurator.db import migrate
 from reconfigurator.db.embedded import EmbeddedPostgres, default_data_dir
 from reconfigurator.db.engine import check_connection, ensure_database, make_engine
@@ -31,9 +38,7 @@ from reconfigurator.sim.expunge_race import (
     run_expunge_race,
 )
 
-sim_app = typer.Typer(
-    rich_markup_mode="markdown", help="Simulations on a real database.", no_args_is_help=True
-)
+sim_app = command_group("Simulations on a real database.")
 
 
 def _short(value: object) -> str:

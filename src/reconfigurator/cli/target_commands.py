@@ -8,13 +8,13 @@ import typer
 from sqlalchemy.engine import Connection
 
 from reconfigurator.cli.context import app_context
-from reconfigurator.cli.render import JsonOption, print_data, print_json
+from reconfigurator.cli.render import JsonOption, command_group, print_data, print_json
 from reconfigurator.db import blueprint_store
 from reconfigurator.db.retry import run_transaction
 from reconfigurator.db.targets import Target, current_target, set_target
 from reconfigurator.errors import NoTarget
 
-app = typer.Typer(rich_markup_mode="markdown", help="The target blueprint.", no_args_is_help=True)
+app = command_group("The target blueprint.")
 
 
 def _target_json(target: Target) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
 from uuid import UUID
@@ -170,18 +170,17 @@ def desired_nic(zone: BlueprintZone) -> DesiredNic | None:
     )
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
 class BlueprintNetworking:
     """What one blueprint asks of the two tables, in executor order (sled id, zone id).
 
-    Built once per blueprint; ``memo`` keeps what is derived from it (the query parameters)
-    so that repeated runs against the same blueprint do not derive it again.
+    Compared and hashed by identity (what is derived from it is cached by identity, and
+    hashing tens of thousands of records would cost more than the cache saves).
     """
 
     expunged: tuple[ExpungedZoneRows, ...]
     external_ips: tuple[DesiredExternalIp, ...]
     nics: tuple[DesiredNic, ...]
-    memo: dict[str, object] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, blueprint: Blueprint) -> BlueprintNetworking:

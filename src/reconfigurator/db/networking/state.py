@@ -13,18 +13,19 @@ One SELECT per table, whatever the size of the blueprint, in two parts joined by
   in the blueprint's list of expunged zones.
 
 Arrays travel as array literals (:mod:`reconfigurator.db.array_params`), built once per
-blueprint and kept in its memo: a blueprint that has carried expunged zones for years names
-tens of thousands of ids, and adapting them one by one on every run would cost more than the
-query itself.
+blueprint and kept while its networking record lives: a blueprint that has carried expunged
+zones for years names tens of thousands of ids, and adapting them one by one on every run
+would cost more than the query itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address, ip_address
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     ColumnElement,
@@ -224,10 +225,15 @@ class _Parameters:
     nics: dict[str, Any]
 
 
+#: Query parameters per blueprint, kept while the blueprint's networking record is alive (an
+#: executor keeps the record of its target between runs).
+_PARAMETERS: WeakKeyDictionary[BlueprintNetworking, _Parameters] = WeakKeyDictionary()
+
+
 def _parameters(wanted: BlueprintNetworking) -> _Parameters:
-    """The query parameters of a blueprint, built on first use and kept in its memo."""
-    cached = wanted.memo.get("state_parameters")
-    if isinstance(cached, _Parameters):
+    """The query parameters of a blueprint, built on its first run."""
+    cached = _PARAMETERS.get(wanted)
+    if cached is not None:
         return cached
     zone_ids = array_literal(d.zone_id for d in wanted.external_ips)
     expunged_zone_ids = array_literal(z.zone_id for z in wanted.expunged)
@@ -250,26 +256,39 @@ def _parameters(wanted: BlueprintNetworking) -> _Parameters:
             "expunged_zone_ids": expunged_zone_ids,
         },
     )
-    wanted.memo["state_parameters"] = parameters
+    _PARAMETERS[wanted] = parameters
     return parameters
+
+
+_Row = TypeVar("_Row", ExternalIpRow, NicRow)
+
+
+def _sort_rows(
+    result: Iterable[Row[Any]],
+    convert: Callable[[Row[Any]], _Row],
+    by_id: dict[UUID, _Row],
+    expunged: dict[int, _Row | None],
+) -> None:
+    """Rows of the in-service part by id; rows of the expunged part by zone position."""
+    for row in result:
+        found = None if row.id is None else convert(row)
+        if row.ord is not None:
+            expunged[row.ord - 1] = found
+        elif found is not None:
+            by_id[row.id] = found
 
 
 def load_state(conn: Connection, wanted: BlueprintNetworking) -> NetworkingState:
     """Three SELECTs (one per table and the pool ranges), whatever the size of the blueprint."""
     parameters = _parameters(wanted)
     state = NetworkingState({}, {}, load_pool_ranges(conn), {}, {})
-    for row in conn.execute(EXTERNAL_IP_QUERY, parameters.external_ips):
-        external_ip = None if row.id is None else _external_ip_row(row)
-        if row.ord is not None:
-            state.expunged_external_ips[row.ord - 1] = external_ip
-        elif external_ip is not None:
-            state.external_ips[row.id] = external_ip
-    for row in conn.execute(NIC_QUERY, parameters.nics):
-        nic = None if row.id is None else _nic_row(row)
-        if row.ord is not None:
-            state.expunged_nics[row.ord - 1] = nic
-        elif nic is not None:
-            state.nics[row.id] = nic
+    _sort_rows(
+        conn.execute(EXTERNAL_IP_QUERY, parameters.external_ips),
+        _external_ip_row,
+        state.external_ips,
+        state.expunged_external_ips,
+    )
+    _sort_rows(conn.execute(NIC_QUERY, parameters.nics), _nic_row, state.nics, state.expunged_nics)
     return state
 
 
