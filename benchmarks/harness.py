@@ -455,10 +455,7 @@ class Workload:
             "not_found": s.never_created,
             "unchanged": 0,
         }
-        for counts in self._counts(report):
-            got = {key: counts[key] for key in expected}
-            if got != expected:
-                raise UnexpectedResult(f"converging run did {got}, expected {expected}")
+        self._check_counts(report, expected, "converging run")
 
     def check_noop(self, report: ExecutionReport) -> None:
         s = self.shape
@@ -469,10 +466,13 @@ class Workload:
             "not_found": 0,
             "unchanged": s.in_service,
         }
+        self._check_counts(report, expected, "no-op run")
+
+    def _check_counts(self, report: ExecutionReport, expected: dict[str, int], what: str) -> None:
         for counts in self._counts(report):
             got = {key: counts[key] for key in expected}
             if got != expected:
-                raise UnexpectedResult(f"no-op run did {got}, expected {expected}")
+                raise UnexpectedResult(f"{what} did {got}, expected {expected}")
 
     def check_baseline(self, counts: BaselineCounts) -> None:
         s = self.shape
