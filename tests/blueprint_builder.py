@@ -98,8 +98,13 @@ class RackBuilder:
         nic_ip: str | None = None,
         mac: int | None = None,
         zone_id: uuid.UUID | None = None,
+        stack: str = "v4",
+        nic_ipv6: str | None = None,
     ) -> uuid.UUID:
-        """Add an in-service zone; external networking is allocated unless given."""
+        """Add an in-service zone; external networking is allocated unless given.
+
+        ``stack`` is the NIC's addressing: ``"v4"``, ``"v6"`` or ``"dual"``.
+        """
         zid = zone_id or self.new_id()
         zone_type: dict[str, Any] = {"kind": kind}
         if kind in EXTERNAL_KINDS:
@@ -115,24 +120,29 @@ class RackBuilder:
                 external.update(ip=address, first_port=ports[0], last_port=ports[1])
             else:
                 external["ip"] = ip or self.next_external_ip()
-            if nic_ip is None:
-                offset = self._next_nic.get(service, RESERVED_LEADING_ADDRESSES)
-                self._next_nic[service] = offset + 1
+            offset = self._next_nic.get(service, RESERVED_LEADING_ADDRESSES)
+            self._next_nic[service] = offset + 1
+            if nic_ip is None and stack != "v6":
                 nic_ip = str(subnet.ipv4.network_address + offset)
+            if nic_ipv6 is None and stack != "v4":
+                nic_ipv6 = str(subnet.ipv6.network_address + offset)
             if mac is None:
                 mac = self._next_mac
                 self._next_mac += 1
             zone_type["external_ip"] = external
-            zone_type["nic"] = {
+            nic: dict[str, Any] = {
                 "id": str(self.new_id()),
-                "name": f"{kind}-{zid}",
-                "ip": nic_ip,
+                "name": service.row_name(zid),
                 "mac": int_to_mac(mac),
-                "subnet": str(subnet.ipv4),
                 "vni": SERVICES_VPC_VNI,
                 "primary": True,
                 "slot": 0,
             }
+            if nic_ip is not None:
+                nic.update(ip=nic_ip, subnet=str(subnet.ipv4))
+            if nic_ipv6 is not None:
+                nic.update(ipv6=nic_ipv6, ipv6_subnet=str(subnet.ipv6))
+            zone_type["nic"] = nic
         self._sleds[sled.id]["zones"].append(
             {
                 "id": str(zid),

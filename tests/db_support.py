@@ -5,36 +5,32 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from reconfigurator.blueprint.model import Blueprint
 from reconfigurator.db.blueprint_store import insert_blueprint
 from reconfigurator.db.retry import run_transaction
-from reconfigurator.db.schema import ip_pool_range_table
+from reconfigurator.db.service_pools import add_pool_range
 from reconfigurator.db.targets import Target, set_target
-from reconfigurator.fixed_data import SERVICE_IP_POOL_ID
 from tests.blueprint_builder import EXTERNAL_RANGE
 
-NETWORKING_TABLES = ("external_ip", "service_network_interface")
+#: Every table the networking step may write: its two tables, the ranges whose ``rcgen`` it
+#: bumps, and the repair record.
+NETWORKING_TABLES = (
+    "external_ip",
+    "network_interface",
+    "ip_pool_range",
+    "external_networking_repair",
+)
 
 
 def seed_service_range(
     engine: Engine, first: str = EXTERNAL_RANGE[0], last: str = EXTERNAL_RANGE[1]
 ) -> uuid.UUID:
-    range_id = uuid.uuid4()
-    with engine.begin() as conn:
-        conn.execute(
-            insert(ip_pool_range_table).values(
-                id=range_id,
-                time_created=text("now()"),
-                time_modified=text("now()"),
-                first_address=first,
-                last_address=last,
-                ip_pool_id=SERVICE_IP_POOL_ID,
-            )
-        )
-    return range_id
+    """Add a range to the service pool of its version (created on first use)."""
+    added = run_transaction(engine, lambda conn: add_pool_range(conn, first, last))
+    return added.id
 
 
 def make_target(engine: Engine, blueprint: Blueprint, *, enabled: bool | None = None) -> Target:
@@ -52,13 +48,15 @@ def snapshot(engine: Engine, tables: tuple[str, ...] = NETWORKING_TABLES) -> dic
     out: dict[str, list[Any]] = {}
     with engine.connect() as conn:
         for table in tables:
-            rows = conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).all()
+            rows = conn.execute(text(f"SELECT * FROM {table} ORDER BY 1, 2")).all()
             out[table] = [tuple(row) for row in rows]
     return out
 
 
 def live_rows(engine: Engine, table: str, parent: uuid.UUID) -> list[Any]:
-    column = "parent_id" if table == "external_ip" else "service_id"
+    """Live rows of ``parent`` in ``external_ip``, ``network_interface`` or the
+    ``service_network_interface`` view."""
+    column = "service_id" if table == "service_network_interface" else "parent_id"
     with engine.connect() as conn:
         return list(
             conn.execute(

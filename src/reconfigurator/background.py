@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from reconfigurator.db.networking.decide import MissingRowPolicy
 from reconfigurator.db.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from reconfigurator.db.targets import current_target
 from reconfigurator.executor import Executor
+from reconfigurator.networking.policy import MissingRowPolicy
 from reconfigurator.planner import IdSource, RandomIds, ZonePolicy
 from reconfigurator.replan import plan_once
 

@@ -10,6 +10,9 @@ blueprint), both as attributes and in its message. Two families matter to caller
 
 from __future__ import annotations
 
+import enum
+from uuid import UUID
+
 
 class ReconError(Exception):
     """Base class of every error this library raises on purpose."""
@@ -183,31 +186,59 @@ class RecordNotFound(ReconError):
         )
 
 
+class ConflictKind(enum.StrEnum):
+    """What is in the way of realizing a zone's external networking (stable, for scripts)."""
+
+    #: The row id the blueprint records for the zone belongs to another zone (or parent).
+    ROW_OWNED_BY_OTHER = "row_owned_by_other"
+    #: The in-service zone's own row (the blueprint's id) is soft-deleted.
+    ROW_SOFT_DELETED = "row_soft_deleted"
+    #: The zone's own live row (the blueprint's id) differs from the blueprint.
+    ROW_MISMATCH = "row_mismatch"
+    #: The zone holds a different live row than the one the blueprint records.
+    ZONE_HOLDS_OTHER_ROW = "zone_holds_other_row"
+    #: The external IP (address and ports) is held by another live row.
+    EXTERNAL_IP_HELD = "external_ip_held"
+    #: A NIC address (IPv4 or IPv6) is held by another live NIC of the subnet.
+    NIC_IP_HELD = "nic_ip_held"
+    #: The MAC address is held by another live NIC of the VPC.
+    MAC_HELD = "mac_held"
+    #: Another zone of the same blueprint wants the same address, MAC or row id.
+    CLAIMED_IN_BLUEPRINT = "claimed_in_blueprint"
+    #: The external IP is in no live range of the service IP pool of its version.
+    OUTSIDE_SERVICE_POOL = "outside_service_pool"
+
+    @property
+    def is_mismatch(self) -> bool:
+        """Whether this is the zone's own row differing from the blueprint (the audit's
+        ``mismatch``), rather than something else in the way (``conflict``)."""
+        return self in {ConflictKind.ROW_MISMATCH, ConflictKind.ZONE_HOLDS_OTHER_ROW}
+
+
 class Conflict(ReconError):
     """One inconsistency between the blueprint and the database that blocks execution.
 
-    ``owner`` is the zone (or other parent) that currently holds the contested row or
-    address, when there is one.
+    ``row_id`` is the contested row (the blueprint's, or the one in the way); ``owner`` is the
+    zone (or other parent) that currently holds the contested row or address, when there is
+    one.
     """
 
     def __init__(
         self,
-        zone_id: object,
+        kind: ConflictKind,
+        zone_id: UUID,
         table: str,
-        row_id: object,
+        row_id: UUID,
         detail: str,
-        owner: object | None = None,
         *,
-        code: str = "conflict",
+        owner: UUID | None = None,
     ) -> None:
+        self.kind = kind
         self.zone_id = zone_id
         self.table = table
         self.row_id = row_id
         self.detail = detail
         self.owner = owner
-        #: ``"mismatch"`` when the zone's own live row differs from the blueprint,
-        #: ``"conflict"`` for everything else that is in the way.
-        self.code = code
         held = f" (held by {owner})" if owner is not None else ""
         super().__init__(f"zone {zone_id}: {table} row {row_id}: {detail}{held}")
 

@@ -24,6 +24,7 @@ __all__ = [
     "DiskPolicy",
     "DiskState",
     "IpRange",
+    "NicIpStack",
     "PlanningInput",
     "SledInput",
     "SledPolicy",
@@ -82,6 +83,15 @@ class SledInput:
         return self.policy is SledPolicy.IN_SERVICE and self.state is SledState.ACTIVE
 
 
+class NicIpStack(enum.StrEnum):
+    """Which private addresses the service NICs of new zones get."""
+
+    #: One address, of the family of the zone's external IP (as upstream plans).
+    FOLLOW_EXTERNAL_IP = "follow-external-ip"
+    #: An IPv4 and an IPv6 address, whatever the external IP's family.
+    DUAL_STACK = "dual-stack"
+
+
 class IpRange(NamedTuple):
     """An inclusive range of the service IP pool: ``(first, last)``, one address family."""
 
@@ -127,6 +137,9 @@ class PlanningInput:
     sleds: tuple[SledInput, ...] = ()
     ip_ranges: tuple[IpRange, ...] = ()
     zone_policy: ZonePolicy = field(default_factory=ZonePolicy)
+    #: ``None``: what the rack already does (dual-stack when every in-service service NIC of
+    #: the parent blueprint is), else :attr:`NicIpStack.FOLLOW_EXTERNAL_IP`.
+    nic_ip_stack: NicIpStack | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sleds", tuple(sorted(self.sleds, key=lambda s: s.id)))

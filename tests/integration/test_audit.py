@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from reconfigurator.audit import FindingKind, audit
 from reconfigurator.blueprint.model import Blueprint
 from reconfigurator.cli.main import run
-from reconfigurator.db.networking.decide import MissingRowPolicy
+from reconfigurator.networking.policy import MissingRowPolicy
 from reconfigurator.db.schema import external_ip_table, service_network_interface_table
 from reconfigurator.errors import ExternalNetworkingConflict, RecordNotFound
 from reconfigurator.executor import Executor

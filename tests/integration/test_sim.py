@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from reconfigurator.audit import audit
 from reconfigurator.db.blueprint_store import get_blueprint
-from reconfigurator.db.networking.decide import MissingRowPolicy
+from reconfigurator.networking.policy import MissingRowPolicy
 from reconfigurator.db.schema import bp_execution_table
 from reconfigurator.db.targets import current_target
 from reconfigurator.sim.expunge_race import run_expunge_race

@@ -16,11 +16,17 @@ from uuid import UUID
 from sqlalchemy.engine import Connection, Engine
 
 from reconfigurator.blueprint.model import Blueprint
-from reconfigurator.db.networking.decide import MissingRowPolicy, RowResult, decide
-from reconfigurator.db.networking.rows import BlueprintNetworking, Table
-from reconfigurator.db.networking.state import load_live_rows_outside, load_state
+from reconfigurator.db.networking.read import RepairLookup, load_live_rows_outside, load_state
 from reconfigurator.db.targets import current_target
 from reconfigurator.db.url import is_cockroachdb
+from reconfigurator.errors import ConflictKind
+from reconfigurator.networking import (
+    BlueprintNetworking,
+    MissingRowPolicy,
+    RowResult,
+    Table,
+    decide,
+)
 
 
 class FindingKind(enum.StrEnum):
@@ -36,6 +42,9 @@ class FindingKind(enum.StrEnum):
     MISMATCH = "mismatch"
     #: A live service row whose parent is not an in-service zone of the blueprint.
     ORPHAN_ROW = "orphan_row"
+    #: A zone's live NIC is accepted as the blueprint's although its id, subnet, name or
+    #: transit IPs differ (as upstream accepts it), or the zone holds a further live NIC.
+    NIC_DIFFERS = "nic_differs"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +56,8 @@ class Finding:
     detail: str
     blocking: bool
     owner: UUID | None = None
+    #: For ``conflict`` and ``mismatch``: what exactly is in the way.
+    conflict_kind: ConflictKind | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +68,7 @@ class Finding:
             "detail": self.detail,
             "blocking": self.blocking,
             "owner": str(self.owner) if self.owner is not None else None,
+            "conflict_kind": self.conflict_kind.value if self.conflict_kind else None,
         }
 
 
@@ -84,10 +96,6 @@ class AuditReport:
         }
 
 
-def _as_uuid(value: object) -> UUID | None:
-    return value if isinstance(value, UUID) else None
-
-
 def audit_connection(
     conn: Connection,
     blueprint: Blueprint,
@@ -101,7 +109,7 @@ def audit_connection(
         is_current_target=target is not None and target.blueprint_id == blueprint.id,
     )
     wanted = BlueprintNetworking.of(blueprint)
-    plan = decide(wanted, load_state(conn, wanted))
+    plan = decide(wanted, load_state(conn, wanted, RepairLookup.LIST))
     findings = report.findings
     for dealloc in plan.deallocations:
         if dealloc.result is RowResult.APPLIED:
@@ -117,11 +125,12 @@ def audit_connection(
             )
         elif dealloc.result is RowResult.NOT_FOUND:
             blocking = missing_rows is MissingRowPolicy.FAIL
-            consequence = (
-                "the executor will fail with Record not found"
-                if blocking
-                else "the executor will record it as deleted (a repair)"
-            )
+            if blocking:
+                consequence = "the executor will fail with Record not found"
+            elif dealloc.repair_recorded:
+                consequence = "the repair is recorded; the executor writes nothing for it"
+            else:
+                consequence = "the executor will write nothing for it and record the repair"
             findings.append(
                 Finding(
                     dealloc.zone_id,
@@ -133,19 +142,28 @@ def audit_connection(
                 )
             )
     for conflict in plan.conflicts:
-        kind = FindingKind.MISMATCH if conflict.code == "mismatch" else FindingKind.CONFLICT
-        row_id = _as_uuid(conflict.row_id)
-        zone_id = _as_uuid(conflict.zone_id)
-        assert row_id is not None
+        kind = FindingKind.MISMATCH if conflict.kind.is_mismatch else FindingKind.CONFLICT
         findings.append(
             Finding(
-                zone_id,
+                conflict.zone_id,
                 kind,
                 conflict.table,
-                row_id,
+                conflict.row_id,
                 f"{conflict.detail}: the executor will fail",
                 True,
-                _as_uuid(conflict.owner),
+                conflict.owner,
+                conflict.kind,
+            )
+        )
+    for warning in plan.warnings:
+        findings.append(
+            Finding(
+                warning.zone_id,
+                FindingKind.NIC_DIFFERS,
+                warning.table.value,
+                warning.row_id,
+                warning.detail,
+                False,
             )
         )
     for create in plan.external_ip_creates:
@@ -167,7 +185,7 @@ def audit_connection(
                 FindingKind.MISSING_ROW,
                 Table.NIC.value,
                 nic.id,
-                f"service NIC {nic.ipv4} does not exist: the executor will create it",
+                f"service NIC {nic.addresses} does not exist: the executor will create it",
                 False,
             )
         )

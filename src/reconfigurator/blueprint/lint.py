@@ -22,6 +22,7 @@ from reconfigurator.blueprint.model import (
     BlueprintSled,
     BlueprintZone,
     ExternalIp,
+    ServiceNic,
     SledState,
     SnatExternalIp,
 )
@@ -31,6 +32,8 @@ from reconfigurator.fixed_data import (
     SERVICE_SUBNETS,
     SERVICES_VPC_VNI,
     SNAT_BLOCK_PORTS,
+    IpVersion,
+    ServiceSubnet,
     int_to_mac,
 )
 
@@ -202,26 +205,7 @@ def _zone_networking(blueprint: Blueprint) -> Iterator[LintFinding]:
         service = zone.kind.service_kind
         if nic is None or service is None:
             continue
-        subnet = SERVICE_SUBNETS[service]
-        if nic.subnet != subnet.ipv4:
-            yield LintFinding(
-                LintCode.NIC_SUBNET_MISMATCH,
-                f"{_zone_ref(zone)}: NIC subnet {nic.subnet} is not the {service.value} subnet"
-                f" {subnet.ipv4}",
-                (zone.id,),
-            )
-        if not subnet.is_assignable(nic.ip):
-            reason = (
-                "is reserved (the first 5 addresses and the broadcast address are)"
-                if nic.ip in subnet.ipv4
-                else "is outside it"
-            )
-            yield LintFinding(
-                LintCode.NIC_IP_NOT_ASSIGNABLE,
-                f"{_zone_ref(zone)}: NIC IP {nic.ip} is not assignable in the {service.value}"
-                f" subnet {subnet.ipv4}: it {reason}",
-                (zone.id,),
-            )
+        yield from _nic_addresses(zone, nic, SERVICE_SUBNETS[service])
         if not MAC_RANGE_FIRST <= nic.mac_int <= MAC_RANGE_LAST:
             yield LintFinding(
                 LintCode.NIC_MAC_OUT_OF_RANGE,
@@ -248,12 +232,49 @@ def _zone_networking(blueprint: Blueprint) -> Iterator[LintFinding]:
             )
 
 
+def _nic_addresses(
+    zone: BlueprintZone, nic: ServiceNic, subnet: ServiceSubnet
+) -> Iterator[LintFinding]:
+    """Each address family the NIC has: the kind's subnet, an assignable address in it."""
+    families: list[tuple[str, IPv4Address | IPv6Address | None, object, object]] = [
+        ("", nic.ip, nic.subnet, subnet.ipv4),
+        ("IPv6 ", nic.ipv6, nic.ipv6_subnet, subnet.ipv6),
+    ]
+    for family, address, given, expected in families:
+        if address is None:
+            continue
+        if given != expected:
+            yield LintFinding(
+                LintCode.NIC_SUBNET_MISMATCH,
+                f"{_zone_ref(zone)}: NIC {family}subnet {given} is not the"
+                f" {subnet.kind.value} subnet {expected}",
+                (zone.id,),
+            )
+        if not subnet.is_assignable(address):
+            network = subnet.network(IpVersion.of(address))
+            reason = (
+                "is reserved (the first 5 addresses, and the IPv4 broadcast address, are)"
+                if address in network
+                else "is outside it"
+            )
+            yield LintFinding(
+                LintCode.NIC_IP_NOT_ASSIGNABLE,
+                f"{_zone_ref(zone)}: NIC {family}IP {address} is not assignable in the"
+                f" {subnet.kind.value} subnet {network}: it {reason}",
+                (zone.id,),
+            )
+
+
+def _nic_ips(nic: ServiceNic) -> list[IPv4Address | IPv6Address]:
+    return [address for address in (nic.ip, nic.ipv6) if address is not None]
+
+
 def _in_service_addresses(blueprint: Blueprint) -> Iterator[LintFinding]:
     """No two in-service zones may need the same external IP ports, NIC IP or MAC."""
     external: dict[
         IPv4Address | IPv6Address, list[tuple[BlueprintZone, ExternalIp | SnatExternalIp]]
     ] = defaultdict(list)
-    nic_ips: dict[IPv4Address, list[BlueprintZone]] = defaultdict(list)
+    nic_ips: dict[IPv4Address | IPv6Address, list[BlueprintZone]] = defaultdict(list)
     macs: dict[int, list[BlueprintZone]] = defaultdict(list)
     for zone in _distinct_zones(blueprint.in_service_zones()):
         ip = zone.external_ip
@@ -261,7 +282,8 @@ def _in_service_addresses(blueprint: Blueprint) -> Iterator[LintFinding]:
         if ip is not None:
             external[ip.ip].append((zone, ip))
         if nic is not None:
-            nic_ips[nic.ip].append(zone)
+            for address in _nic_ips(nic):
+                nic_ips[address].append(zone)
             macs[nic.mac_int].append(zone)
 
     for address, users in external.items():

@@ -12,7 +12,14 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from functools import cached_property, lru_cache
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, ip_address
+from ipaddress import (
+    IPv4Address,
+    IPv4Network,
+    IPv6Address,
+    IPv6Network,
+    ip_address,
+    ip_network,
+)
 from typing import Annotated, Any, Literal, TypeVar
 from uuid import UUID
 
@@ -23,7 +30,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -111,9 +120,18 @@ IpAddress = Annotated[
     IPv4Address | IPv6Address, _address_from_text, AfterValidator(_check_unscoped)
 ]
 Ipv4Address = Annotated[IPv4Address, _address_from_text]
+Ipv6Address = Annotated[IPv6Address, _address_from_text, AfterValidator(_check_unscoped)]
 Ipv4Network = Annotated[
     IPv4Network,
     _from_text(lru_cache(maxsize=1024)(IPv4Network), IPv4Network, "an IPv4 network"),
+]
+Ipv6Network = Annotated[
+    IPv6Network,
+    _from_text(lru_cache(maxsize=1024)(IPv6Network), IPv6Network, "an IPv6 network"),
+]
+IpNetwork = Annotated[
+    IPv4Network | IPv6Network,
+    _from_text(lru_cache(maxsize=1024)(ip_network), (IPv4Network, IPv6Network), "an IP network"),
 ]
 
 
@@ -196,20 +214,78 @@ class SnatExternalIp(_Model):
 
 
 class ServiceNic(_Model):
-    """A zone's service NIC (OPTE vNIC) in the services VPC."""
+    """A zone's service NIC (OPTE vNIC) in the services VPC.
 
-    id: UUID
-    name: Annotated[Text, Field(min_length=1, max_length=63)]
-    ip: Ipv4Address
-    mac: MacAddress
-    subnet: Ipv4Network
-    vni: Annotated[int, Field(ge=0, lt=1 << 24)]
-    primary: bool
-    slot: Annotated[int, Field(ge=0, le=7)]
+    Its private addresses are IPv4 (``ip`` and ``subnet``), IPv6 (``ipv6`` and
+    ``ipv6_subnet``) or both; each address comes with its subnet. ``transit_ips`` are the
+    further networks the NIC may send and receive on, each of a family the NIC has an address
+    of. Keys of an absent family, and an empty ``transit_ips``, are left out of the JSON.
+    """
+
+    id: UUID = Field(description="Row id of the NIC in network_interface.")
+    name: Annotated[Text, Field(min_length=1, max_length=63)] = Field(
+        description="The NIC's name; upstream uses <prefix>-<zone id>."
+    )
+    ip: Ipv4Address | None = Field(default=None, description="Private IPv4 address.")
+    mac: MacAddress = Field(description="MAC address, in the system-service range.")
+    subnet: Ipv4Network | None = Field(
+        default=None, description="The IPv4 subnet of the zone kind (with ip)."
+    )
+    vni: Annotated[int, Field(ge=0, lt=1 << 24)] = Field(description="The services VNI, 100.")
+    primary: bool = Field(description="Whether this is the zone's primary NIC.")
+    slot: Annotated[int, Field(ge=0, le=7)] = Field(description="NIC slot, 0 to 7.")
+    ipv6: Ipv6Address | None = Field(default=None, description="Private IPv6 address.")
+    ipv6_subnet: Ipv6Network | None = Field(
+        default=None, description="The IPv6 subnet of the zone kind (with ipv6)."
+    )
+    transit_ips: tuple[IpNetwork, ...] = Field(
+        default=(), description="Further networks the NIC may use, of its address families."
+    )
+
+    @model_validator(mode="after")
+    def _addresses(self) -> ServiceNic:
+        if (self.ip is None) != (self.subnet is None):
+            raise ValueError("ip and subnet must be given together (an IPv4 address and subnet)")
+        if (self.ipv6 is None) != (self.ipv6_subnet is None):
+            raise ValueError(
+                "ipv6 and ipv6_subnet must be given together (an IPv6 address and subnet)"
+            )
+        if self.ip is None and self.ipv6 is None:
+            raise ValueError("a NIC needs an IPv4 address (ip), an IPv6 address (ipv6), or both")
+        for network in self.transit_ips:
+            if (self.ip if network.version == 4 else self.ipv6) is None:
+                raise ValueError(
+                    f"transit IP {network} is IPv{network.version} but the NIC has no"
+                    f" IPv{network.version} address"
+                )
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_absent(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key in _OPTIONAL_NIC_KEYS:
+            if not data.get(key):
+                data.pop(key, None)
+        return data
 
     @property
     def mac_int(self) -> int:
+        """The MAC as the 48-bit integer the database stores."""
         return mac_to_int(self.mac)
+
+    @property
+    def transit_ips_v4(self) -> tuple[IPv4Network, ...]:
+        """The IPv4 transit networks."""
+        return tuple(n for n in self.transit_ips if isinstance(n, IPv4Network))
+
+    @property
+    def transit_ips_v6(self) -> tuple[IPv6Network, ...]:
+        """The IPv6 transit networks."""
+        return tuple(n for n in self.transit_ips if isinstance(n, IPv6Network))
+
+
+#: NIC keys left out of the JSON when absent (None) or empty.
+_OPTIONAL_NIC_KEYS = ("ip", "subnet", "ipv6", "ipv6_subnet", "transit_ips")
 
 
 # --- zone types -------------------------------------------------------------------------------

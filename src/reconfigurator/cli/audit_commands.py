@@ -9,9 +9,9 @@ from reconfigurator.cli.context import app_context
 from reconfigurator.cli.execute_commands import MissingRowsOption
 from reconfigurator.cli.render import BlueprintOption, JsonOption, print_json
 from reconfigurator.db.blueprint_store import get_blueprint, resolve_blueprint_id
-from reconfigurator.db.networking.decide import MissingRowPolicy
 from reconfigurator.db.targets import current_target
 from reconfigurator.errors import NoTarget
+from reconfigurator.networking.policy import MissingRowPolicy
 
 EXIT_BLOCKING = 1
 

@@ -13,9 +13,9 @@ from reconfigurator.cli.context import AppContext, app_context
 from reconfigurator.cli.render import BlueprintOption, JsonOption, print_json, print_line
 from reconfigurator.db.blueprint_store import resolve_blueprint_id
 from reconfigurator.db.executions import ExecutionRecord, last_execution
-from reconfigurator.db.networking.decide import MissingRowPolicy
 from reconfigurator.db.targets import Target, current_target
 from reconfigurator.executor import Executor
+from reconfigurator.networking.policy import MissingRowPolicy
 
 EXIT_FAILED = 1
 
@@ -67,9 +67,12 @@ def _render_report(app_ctx: AppContext, data: dict[str, Any]) -> None:
         for repair in step.get("repairs", []):
             out.print(
                 f"    repair: zone {repair['zone_id']} {repair['table']} row"
-                f" {repair['row_id']}: {repair['result']} (never created; recorded as deleted)",
+                f" {repair['row_id']}: {repair['result']} (never created: nothing written,"
+                " repair recorded)",
                 markup=False,
             )
+        for warning in step.get("warnings", []):
+            out.print(f"    warning: {_step_warning(warning)}", markup=False)
         for conflict in step.get("conflicts", []):
             owner = f" (held by {conflict['owner']})" if conflict["owner"] else ""
             out.print(
@@ -78,6 +81,12 @@ def _render_report(app_ctx: AppContext, data: dict[str, Any]) -> None:
                 markup=False,
             )
     _render_error_chain(app_ctx.out, data.get("error_chain") or [])
+
+
+def _step_warning(warning: dict[str, Any]) -> str:
+    return (
+        f"zone {warning['zone_id']} {warning['table']} row {warning['row_id']}: {warning['detail']}"
+    )
 
 
 def _render_error_chain(out: Console, chain: list[str]) -> None:
@@ -141,11 +150,17 @@ def show_status(out: Console, engine: Engine, *, json_output: bool = False) -> N
         return
     out.print(f"status:           completed ({total} step{'s' if total != 1 else ''})")
     repairs = sum(len(s.get("repairs", [])) for s in steps)
-    if repairs:
+    never_created = sum(
+        s.get(table, {}).get("not_found", 0) for s in steps for table in ("external_ips", "nics")
+    )
+    if never_created:
         out.print(
-            f"repairs:          {repairs} row(s) of expunged zones were never created"
-            " (recorded as deleted)"
+            f"never created:    {never_created} row(s) of expunged zones (nothing written;"
+            f" {repairs} repair(s) first met by this run)"
         )
+    for step in steps:
+        for warning in step.get("warnings", []):
+            out.print(f"warning:          {_step_warning(warning)}", markup=False)
     for warning in report.get("warnings", []):
         out.print(f"warning:          {warning}", markup=False)
 

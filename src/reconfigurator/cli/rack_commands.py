@@ -16,7 +16,7 @@ from reconfigurator.cli.render import (
     print_json,
     print_line,
 )
-from reconfigurator.db import rack
+from reconfigurator.db import rack, service_pools
 from reconfigurator.db.retry import run_transaction
 from reconfigurator.errors import InputError
 
@@ -186,10 +186,14 @@ def pool_add_range(
     last: Annotated[str, typer.Argument(metavar="LAST", help="Last address (inclusive).")],
     json_output: JsonOption = False,
 ) -> None:
-    """Add the range FIRST-LAST to the service IP pool (it may not overlap any live range)."""
+    """Add the range FIRST-LAST to the service IP pool of its IP version.
+
+    The pool is created on first use (IPv4: oxide-service-pool, IPv6: oxide-service-pool-v6).
+    The range may not overlap any live range.
+    """
     app_ctx = app_context(ctx)
     added = run_transaction(
-        app_ctx.migrated_engine(), lambda conn: rack.add_pool_range(conn, first, last)
+        app_ctx.migrated_engine(), lambda conn: service_pools.add_pool_range(conn, first, last)
     )
     if json_output:
         print_json(app_ctx.out, added.to_json())
@@ -197,40 +201,53 @@ def pool_add_range(
         plural = "es" if added.size != 1 else ""
         print_line(
             app_ctx.out,
-            f"added range {added.id}: {added.first} - {added.last} ({added.size} address{plural})",
+            f"added range {added.id}: {added.first} - {added.last} ({added.size} address{plural})"
+            f" to pool {added.ip_pool_id}",
         )
 
 
 @pool_app.command("show")
 def pool_show(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """Show the service IP pool and its ranges."""
+    """Show the service IP pools (one per IP version) and their ranges."""
     app_ctx = app_context(ctx)
 
-    def body(conn: Connection) -> tuple[rack.PoolRecord, list[rack.PoolRangeRecord]]:
-        return rack.get_pool(conn), rack.list_pool_ranges(conn)
+    def body(
+        conn: Connection,
+    ) -> tuple[list[service_pools.PoolRecord], list[service_pools.PoolRangeRecord]]:
+        return service_pools.list_service_pools(conn), service_pools.list_pool_ranges(conn)
 
-    pool, ranges = run_transaction(app_ctx.migrated_engine(), body)
+    pools, ranges = run_transaction(app_ctx.migrated_engine(), body)
     total = sum(r.size for r in ranges)
     if json_output:
         print_json(
             app_ctx.out,
             {
-                "id": str(pool.id),
-                "name": pool.name,
-                "assignment": pool.assignment,
-                "ranges": [r.to_json() for r in ranges],
+                "pools": [
+                    {
+                        **pool.to_json(),
+                        "ranges": [r.to_json() for r in ranges if r.ip_pool_id == pool.id],
+                    }
+                    for pool in pools
+                ],
                 "total_addresses": total,
             },
         )
         return
-    print_line(app_ctx.out, f"pool {pool.name} ({pool.id}), assignment {pool.assignment}")
-    if not ranges:
-        print_line(app_ctx.out, "no ranges; add one with `recon pool add-range FIRST LAST`")
+    if not pools:
+        print_line(
+            app_ctx.out,
+            "no service IP pool yet; the first `recon pool add-range FIRST LAST` creates one",
+        )
         return
+    for pool in pools:
+        print_line(
+            app_ctx.out,
+            f"pool {pool.name} ({pool.id}), {pool.ip_version.value}, assignment {pool.assignment}",
+        )
     print_columns(
         app_ctx.out,
-        ("RANGE", "FIRST", "LAST", "ADDRESSES"),
-        [(str(r.id), str(r.first), str(r.last), str(r.size)) for r in ranges],
+        ("RANGE", "POOL", "FIRST", "LAST", "ADDRESSES"),
+        [(str(r.id), str(r.ip_pool_id), str(r.first), str(r.last), str(r.size)) for r in ranges],
     )
     print_line(
         app_ctx.out, f"{len(ranges)} range{'s' if len(ranges) != 1 else ''}, {total} addresses"

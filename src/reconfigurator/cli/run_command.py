@@ -13,7 +13,7 @@ import typer
 from reconfigurator.background import BackgroundTasks
 from reconfigurator.cli.context import app_context
 from reconfigurator.cli.execute_commands import MissingRowsOption
-from reconfigurator.db.networking.decide import MissingRowPolicy
+from reconfigurator.networking.policy import MissingRowPolicy
 
 
 def run(

@@ -27,8 +27,8 @@ from reconfigurator.cli.render import (
 from reconfigurator.db import migrate
 from reconfigurator.db.embedded import EmbeddedPostgres, default_data_dir
 from reconfigurator.db.engine import check_connection, ensure_database, make_engine
-from reconfigurator.db.networking.decide import MissingRowPolicy
 from reconfigurator.db.url import masked
+from reconfigurator.networking.policy import MissingRowPolicy
 from reconfigurator.sim.expunge_race import (
     DEFAULT_DISKS_PER_SLED,
     DEFAULT_SLEDS,

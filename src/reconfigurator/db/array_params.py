@@ -49,3 +49,8 @@ def text_array_literal(values: Iterable[str]) -> str:
 
 def bool_array_literal(values: Iterable[bool]) -> str:
     return "{" + ",".join("true" if value else "false" for value in values) + "}"
+
+
+def nullable_array_literal(values: Iterable[object | None]) -> str:
+    """The array literal of values that need no quoting, ``None`` as SQL ``NULL``."""
+    return "{" + ",".join("NULL" if value is None else str(value) for value in values) + "}"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address, IPv4Interface, IPv6Address, IPv6Interface, ip_address
 from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from reconfigurator.db import schema
+from reconfigurator.db.values import to_address
 from reconfigurator.planning_input import (
     DiskInput,
     DiskPolicy,
@@ -25,15 +25,6 @@ SLED = schema.sled_table
 DISK = schema.physical_disk_table
 POOL = schema.ip_pool_table
 RANGE = schema.ip_pool_range_table
-
-
-def to_address(value: object) -> IPv4Address | IPv6Address:
-    """An ``INET`` value as the driver returns it (address, interface or text) → address."""
-    if isinstance(value, IPv4Address | IPv6Address):
-        return value
-    if isinstance(value, IPv4Interface | IPv6Interface):
-        return value.ip
-    return ip_address(str(value).split("/", 1)[0])
 
 
 def load_planning_input(conn: Connection, zone_policy: ZonePolicy | None = None) -> PlanningInput:

@@ -1,4 +1,5 @@
-"""The planning input as operators edit it: sleds, physical disks, and service IP pool ranges.
+"""The planning input as operators edit it: sleds and physical disks (the service IP pools
+are :mod:`reconfigurator.db.service_pools`).
 
 Every function takes a connection inside a transaction (use
 :func:`reconfigurator.db.retry.run_transaction`) and runs a fixed number of set-based
@@ -13,30 +14,26 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from ipaddress import IPv4Address, IPv6Address, ip_address
+from ipaddress import IPv4Address, IPv6Address
 from typing import Final
 from uuid import UUID
 
-from sqlalchemy import String, cast, func, insert, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import INET
+from sqlalchemy import String, cast, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from reconfigurator.blueprint.model import SledState
 from reconfigurator.db import schema
-from reconfigurator.db.planning_input import to_address
+from reconfigurator.db.values import enum_text
 from reconfigurator.errors import (
     AmbiguousId,
     DiskAlreadyExists,
     DiskNotFound,
     InputError,
-    InvalidIpRange,
-    IpRangeOverlap,
     SledAlreadyExists,
     SledNotFound,
     SledNotInService,
 )
-from reconfigurator.fixed_data import SERVICE_IP_POOL_ID
 from reconfigurator.planning_input import DiskPolicy, DiskState, SledPolicy
 
 SLED = schema.sled_table
@@ -106,29 +103,6 @@ class SledRecord:
             "state": self.state,
             "time_created": self.time_created.isoformat(),
             "disks": [disk.to_json() for disk in self.disks],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class PoolRangeRecord:
-    id: UUID
-    ip_pool_id: UUID
-    first: IpAddress
-    last: IpAddress
-    time_created: datetime
-
-    @property
-    def size(self) -> int:
-        return int(self.last) - int(self.first) + 1
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "id": str(self.id),
-            "ip_pool_id": str(self.ip_pool_id),
-            "first": str(self.first),
-            "last": str(self.last),
-            "size": self.size,
-            "time_created": self.time_created.isoformat(),
         }
 
 
@@ -254,8 +228,8 @@ def list_sleds(conn: Connection, *, sled_id: UUID | None = None) -> list[SledRec
     return [
         SledRecord(
             id=row.id,
-            policy=_value(row.policy),
-            state=_value(row.state),
+            policy=enum_text(row.policy),
+            state=enum_text(row.state),
             time_created=row.time_created,
             disks=tuple(disks.get(row.id, ())),
         )
@@ -278,7 +252,7 @@ def add_disk(
     sled = conn.execute(select(SLED.c.policy, SLED.c.state).where(SLED.c.id == sled_id)).first()
     if sled is None:
         raise SledNotFound(sled_id)
-    policy, state = _value(sled.policy), _value(sled.state)
+    policy, state = enum_text(sled.policy), enum_text(sled.state)
     if policy != "in_service" or state != "active":
         raise SledNotInService(sled_id, policy, state)
     (added,) = _insert_disks(conn, sled_id, [NewDisk(disk_id, pool_id)], _now(conn), new_id)
@@ -401,128 +375,10 @@ def _disk(row: object) -> DiskRecord:
         id=row.id,  # type: ignore[attr-defined]
         sled_id=row.sled_id,  # type: ignore[attr-defined]
         pool_id=row.pool_id,  # type: ignore[attr-defined]
-        policy=_value(row.policy),  # type: ignore[attr-defined]
-        state=_value(row.state),  # type: ignore[attr-defined]
+        policy=enum_text(row.policy),  # type: ignore[attr-defined]
+        state=enum_text(row.state),  # type: ignore[attr-defined]
         time_created=row.time_created,  # type: ignore[attr-defined]
     )
-
-
-# --- service IP pool ranges ----------------------------------------------------------------------
-
-
-def parse_address(text: str | IpAddress) -> IpAddress:
-    if isinstance(text, IPv4Address | IPv6Address):
-        return text
-    try:
-        return ip_address(text.strip())
-    except ValueError:
-        raise InputError(f"not an IP address: {text!r}") from None
-
-
-def add_pool_range(
-    conn: Connection,
-    first: str | IpAddress,
-    last: str | IpAddress,
-    *,
-    pool_id: UUID = SERVICE_IP_POOL_ID,
-    new_id: IdFactory = uuid.uuid4,
-) -> PoolRangeRecord:
-    """Add the inclusive range ``first``–``last`` to a pool (default: the service pool).
-
-    Raises :class:`InvalidIpRange` (families differ, ``first`` after ``last``, no such live
-    pool) or :class:`IpRangeOverlap` naming the live range of any pool it overlaps.
-    """
-    first_ip, last_ip = parse_address(first), parse_address(last)
-    if first_ip.version != last_ip.version:
-        raise InvalidIpRange(first_ip, last_ip, "the addresses are of different families")
-    if int(first_ip) > int(last_ip):
-        raise InvalidIpRange(first_ip, last_ip, "the first address is after the last")
-    pool = conn.execute(
-        select(POOL.c.id).where(POOL.c.id == pool_id, POOL.c.time_deleted.is_(None))
-    ).first()
-    if pool is None:
-        raise InvalidIpRange(first_ip, last_ip, f"there is no live IP pool {pool_id}")
-    lo = literal(str(first_ip), INET)
-    hi = literal(str(last_ip), INET)
-    overlap = conn.execute(
-        select(RANGE.c.id, RANGE.c.first_address, RANGE.c.last_address)
-        .where(
-            RANGE.c.time_deleted.is_(None),
-            func.family(RANGE.c.first_address) == first_ip.version,
-            RANGE.c.first_address <= hi,
-            RANGE.c.last_address >= lo,
-        )
-        .order_by(RANGE.c.first_address)
-        .limit(1)
-    ).first()
-    if overlap is not None:
-        raise IpRangeOverlap(
-            first_ip,
-            last_ip,
-            overlap.id,
-            (to_address(overlap.first_address), to_address(overlap.last_address)),
-        )
-    now = _now(conn)
-    range_id = new_id()
-    conn.execute(
-        insert(RANGE).values(
-            id=range_id,
-            time_created=now,
-            time_modified=now,
-            first_address=str(first_ip),
-            last_address=str(last_ip),
-            ip_pool_id=pool_id,
-        )
-    )
-    _log.info(
-        "added IP pool range",
-        extra={
-            "range_id": str(range_id),
-            "ip_pool_id": str(pool_id),
-            "first": str(first_ip),
-            "last": str(last_ip),
-        },
-    )
-    return PoolRangeRecord(range_id, pool_id, first_ip, last_ip, now)
-
-
-def list_pool_ranges(
-    conn: Connection, *, pool_id: UUID = SERVICE_IP_POOL_ID
-) -> list[PoolRangeRecord]:
-    """The pool's live ranges, ordered by family and first address."""
-    rows = conn.execute(
-        select(RANGE)
-        .where(RANGE.c.ip_pool_id == pool_id, RANGE.c.time_deleted.is_(None))
-        .order_by(func.family(RANGE.c.first_address), RANGE.c.first_address)
-    )
-    return [
-        PoolRangeRecord(
-            id=row.id,
-            ip_pool_id=row.ip_pool_id,
-            first=to_address(row.first_address),
-            last=to_address(row.last_address),
-            time_created=row.time_created,
-        )
-        for row in rows
-    ]
-
-
-@dataclass(frozen=True, slots=True)
-class PoolRecord:
-    id: UUID
-    name: str
-    assignment: str
-
-
-def get_pool(conn: Connection, pool_id: UUID = SERVICE_IP_POOL_ID) -> PoolRecord:
-    row = conn.execute(
-        select(POOL.c.id, POOL.c.name, POOL.c.assignment).where(
-            POOL.c.id == pool_id, POOL.c.time_deleted.is_(None)
-        )
-    ).first()
-    if row is None:
-        raise InputError(f"there is no live IP pool {pool_id}")
-    return PoolRecord(row.id, row.name, _value(row.assignment))
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -532,9 +388,3 @@ def _now(conn: Connection) -> datetime:
     """The transaction's timestamp, so every row written together has the same time."""
     now: datetime = conn.execute(select(func.now())).scalar_one()
     return now
-
-
-def _value(value: object) -> str:
-    """An enum column's value as text, whether the driver returns the enum or a string."""
-    raw = getattr(value, "value", value)
-    return str(raw)

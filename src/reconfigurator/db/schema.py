@@ -1,8 +1,11 @@
 """The database schema (DESIGN §3) as SQLAlchemy 2.x typed ORM models.
 
-Uniqueness applies to live rows only (``time_deleted IS NULL``), expressed as partial unique
-indexes. Enumerations are PostgreSQL ``CREATE TYPE`` enums, which CockroachDB supports too.
-Constraint names follow :data:`NAMING_CONVENTION` so migrations can refer to them.
+The tables shared with the upstream control plane (``ip_pool``, ``ip_pool_range``,
+``external_ip``, ``network_interface`` and its ``service_network_interface`` view) keep
+upstream's table, column, type, CHECK and index names for every column they keep; a rule of
+this project's own is named as such. Uniqueness applies to live rows only
+(``time_deleted IS NULL``), expressed as partial unique indexes. Enumerations are PostgreSQL
+``CREATE TYPE`` enums, which CockroachDB supports too.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from typing import Any, Final
 from uuid import UUID
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     DateTime,
     ForeignKey,
     Index,
@@ -35,12 +40,14 @@ from sqlalchemy.types import Uuid
 
 # The planning input's enums: these columns store their values.
 from reconfigurator.blueprint.model import SledState
+from reconfigurator.fixed_data import IpVersion
 from reconfigurator.planning_input import DiskPolicy, DiskState, SledPolicy
 
+#: Names of constraints and indexes that are not given one. Upstream's tables give every
+#: CHECK and index its own name (kept here), so only this project's own keys use it.
 NAMING_CONVENTION: Final = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
@@ -83,6 +90,17 @@ class IpPoolAssignment(enum.StrEnum):
     SILOS = "silos"
 
 
+class IpPoolType(enum.StrEnum):
+    UNICAST = "unicast"
+    MULTICAST = "multicast"
+
+
+class NetworkInterfaceKind(enum.StrEnum):
+    INSTANCE = "instance"
+    SERVICE = "service"
+    PROBE = "probe"
+
+
 class ExecutionOutcome(enum.StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
@@ -92,6 +110,9 @@ class ExecutionOutcome(enum.StrEnum):
 IP_KIND = _pg_enum(IpKind, "ip_kind")
 IP_ATTACH_STATE = _pg_enum(IpAttachState, "ip_attach_state")
 IP_POOL_ASSIGNMENT = _pg_enum(IpPoolAssignment, "ip_pool_assignment")
+IP_VERSION = _pg_enum(IpVersion, "ip_version")
+IP_POOL_TYPE = _pg_enum(IpPoolType, "ip_pool_type")
+NETWORK_INTERFACE_KIND = _pg_enum(NetworkInterfaceKind, "network_interface_kind")
 SLED_POLICY = _pg_enum(SledPolicy, "sled_policy")
 SLED_STATE = _pg_enum(SledState, "sled_state")
 DISK_POLICY = _pg_enum(DiskPolicy, "physical_disk_policy")
@@ -110,9 +131,22 @@ class IpPool(Base):
     time_created: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
     time_modified: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
     time_deleted: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ)
+    rcgen: Mapped[int] = mapped_column(BigInteger)
+    ip_version: Mapped[IpVersion] = mapped_column(IP_VERSION)
+    pool_type: Mapped[IpPoolType] = mapped_column(IP_POOL_TYPE, server_default=text("'unicast'"))
     assignment: Mapped[IpPoolAssignment] = mapped_column(IP_POOL_ASSIGNMENT)
 
-    __table_args__ = (Index("ix_ip_pool_name_live", "name", unique=True, postgresql_where=LIVE),)
+    __table_args__ = (
+        Index("lookup_pool_by_name", "name", unique=True, postgresql_where=LIVE),
+        Index("lookup_ip_pool_by_type", "pool_type", postgresql_where=LIVE),
+        # This project's own rule: at most one live service pool per IP version.
+        Index(
+            "ip_pool_one_service_pool_per_version",
+            "ip_version",
+            unique=True,
+            postgresql_where=text("assignment = 'system_services' AND time_deleted IS NULL"),
+        ),
+    )
 
 
 class IpPoolRange(Base):
@@ -125,22 +159,24 @@ class IpPoolRange(Base):
     first_address: Mapped[IpAddress] = mapped_column(INET)
     last_address: Mapped[IpAddress] = mapped_column(INET)
     ip_pool_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("ip_pool.id"))
+    rcgen: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (
+        CheckConstraint("first_address <= last_address", name="check_address_order"),
+        # This project's own rule: a range holds addresses of one family.
         CheckConstraint(
-            "family(first_address) = family(last_address) AND first_address <= last_address",
-            name="ordered_same_family",
+            "family(first_address) = family(last_address)", name="ip_pool_range_one_family"
         ),
         Index(
-            "ix_ip_pool_range_first_address_live",
+            "lookup_pool_range_by_first_address",
             "first_address",
             unique=True,
             postgresql_where=LIVE,
         ),
         Index(
-            "ix_ip_pool_range_last_address_live", "last_address", unique=True, postgresql_where=LIVE
+            "lookup_pool_range_by_last_address", "last_address", unique=True, postgresql_where=LIVE
         ),
-        Index("ix_ip_pool_range_ip_pool_id_live", "ip_pool_id", postgresql_where=LIVE),
+        Index("ip_pool_range_by_pool_id", "ip_pool_id", postgresql_where=LIVE),
     )
 
 
@@ -167,36 +203,60 @@ class ExternalIp(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "NOT is_service OR (name IS NOT NULL AND description IS NOT NULL"
-            " AND project_id IS NULL)",
-            name="service_named_without_project",
+            "(is_service = true AND name IS NOT NULL)"
+            " OR (is_service = false AND kind != 'floating' AND name IS NULL)"
+            " OR (is_service = false AND kind = 'floating' AND name IS NOT NULL)",
+            name="fips_and_services_need_names",
         ),
-        CheckConstraint("kind != 'snat' OR parent_id IS NOT NULL", name="snat_has_parent"),
-        CheckConstraint("NOT (is_service AND kind = 'ephemeral')", name="service_not_ephemeral"),
-        CheckConstraint("state = 'detached' OR parent_id IS NOT NULL", name="attached_has_parent"),
         CheckConstraint(
-            "first_port >= 0 AND last_port <= 65535 AND first_port <= last_port",
-            name="port_range",
+            "(is_service = true AND description IS NOT NULL)"
+            " OR (is_service = false AND kind != 'floating' AND description IS NULL)"
+            " OR (is_service = false AND kind = 'floating' AND description IS NOT NULL)",
+            name="fips_and_services_need_descriptions",
+        ),
+        CheckConstraint(
+            "(kind = 'floating' AND is_service = false AND project_id IS NOT NULL)"
+            " OR ((kind != 'floating' OR is_service = true) AND project_id IS NULL)",
+            name="null_project_id",
+        ),
+        CheckConstraint("kind != 'snat' OR parent_id IS NOT NULL", name="null_snat_parent_id"),
+        CheckConstraint(
+            "(kind = 'ephemeral' AND is_service = false) OR kind != 'ephemeral'",
+            name="ephemeral_kind_service",
+        ),
+        CheckConstraint(
+            "state = 'detached' OR parent_id IS NOT NULL", name="detached_null_parent_id"
         ),
         Index(
-            "ix_external_ip_ip_first_port_live",
+            "external_ip_by_pool",
+            "ip_pool_id",
+            "ip_pool_range_id",
             "ip",
-            "first_port",
-            unique=True,
             postgresql_where=LIVE,
         ),
+        Index("external_ip_unique", "ip", "first_port", unique=True, postgresql_where=LIVE),
         Index(
-            "ix_external_ip_parent_id_id_live",
+            "lookup_external_ip_by_parent",
             "parent_id",
             "id",
             unique=True,
-            postgresql_where=LIVE,
+            postgresql_where=text("parent_id IS NOT NULL AND time_deleted IS NULL"),
+        ),
+        Index(
+            "lookup_floating_ip_by_name",
+            "name",
+            unique=True,
+            postgresql_where=text(
+                "kind = 'floating' AND time_deleted IS NULL AND project_id IS NULL"
+            ),
         ),
     )
 
 
-class ServiceNetworkInterface(Base):
-    __tablename__ = "service_network_interface"
+class NetworkInterface(Base):
+    """Upstream's NIC table; service NICs are its rows with ``kind = 'service'``."""
+
+    __tablename__ = "network_interface"
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
     name: Mapped[str] = mapped_column(String(63))
@@ -204,47 +264,89 @@ class ServiceNetworkInterface(Base):
     time_created: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
     time_modified: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
     time_deleted: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ)
-    service_id: Mapped[UUID] = mapped_column(Uuid)
+    kind: Mapped[NetworkInterfaceKind] = mapped_column(NETWORK_INTERFACE_KIND)
+    parent_id: Mapped[UUID] = mapped_column(Uuid)
     vpc_id: Mapped[UUID] = mapped_column(Uuid)
     subnet_id: Mapped[UUID] = mapped_column(Uuid)
     mac: Mapped[int] = mapped_column(BigInteger)
-    ipv4: Mapped[IpAddress] = mapped_column(INET)
-    ipv6: Mapped[IpAddress | None] = mapped_column(INET)
+    #: The IPv4 address (upstream kept the column's first name).
+    ip: Mapped[IpAddress | None] = mapped_column(INET)
     slot: Mapped[int] = mapped_column(SmallInteger)
     is_primary: Mapped[bool] = mapped_column(Boolean)
+    transit_ips: Mapped[list[Any]] = mapped_column(
+        ARRAY(INET), server_default=text("ARRAY[]::INET[]")
+    )
+    ipv6: Mapped[IpAddress | None] = mapped_column(INET)
+    transit_ips_v6: Mapped[list[Any]] = mapped_column(
+        ARRAY(INET), server_default=text("ARRAY[]::INET[]")
+    )
 
     __table_args__ = (
-        CheckConstraint("slot >= 0 AND slot < 8", name="slot_range"),
-        CheckConstraint("mac >= 0 AND mac < 281474976710656", name="mac_48_bits"),
-        CheckConstraint("family(ipv4) = 4", name="ipv4_family"),
-        CheckConstraint("ipv6 IS NULL OR family(ipv6) = 6", name="ipv6_family"),
+        CheckConstraint("slot >= 0 AND slot < 8", name="network_interface_slot_check"),
+        CheckConstraint("ip IS NOT NULL OR ipv6 IS NOT NULL", name="at_least_one_ip_address"),
+        CheckConstraint(
+            "(array_length(transit_ips, 1) = 0 OR ip IS NOT NULL)"
+            " AND (array_length(transit_ips_v6, 1) = 0 OR ipv6 IS NOT NULL)",
+            name="transit_ips_require_ip_address",
+        ),
         Index(
-            "ix_service_network_interface_subnet_id_ipv4_live",
+            "network_interface_subnet_id_ipv4_key",
             "subnet_id",
-            "ipv4",
+            "ip",
+            unique=True,
+            postgresql_where=text("time_deleted IS NULL AND ip IS NOT NULL"),
+        ),
+        Index(
+            "network_interface_subnet_id_ipv6_key",
+            "subnet_id",
+            "ipv6",
+            unique=True,
+            postgresql_where=text("time_deleted IS NULL AND ipv6 IS NOT NULL"),
+        ),
+        Index(
+            "network_interface_vpc_id_mac_key", "vpc_id", "mac", unique=True, postgresql_where=LIVE
+        ),
+        Index(
+            "network_interface_parent_id_name_kind_key",
+            "parent_id",
+            "name",
+            "kind",
             unique=True,
             postgresql_where=LIVE,
         ),
         Index(
-            "ix_service_network_interface_vpc_id_mac_live",
-            "vpc_id",
-            "mac",
-            unique=True,
-            postgresql_where=LIVE,
-        ),
-        Index(
-            "ix_service_network_interface_service_id_slot_live",
-            "service_id",
+            "network_interface_parent_id_slot_key",
+            "parent_id",
             "slot",
             unique=True,
             postgresql_where=LIVE,
         ),
-        Index(
-            "ix_service_network_interface_service_id_name_live",
-            "service_id",
-            "name",
-            unique=True,
-            postgresql_where=LIVE,
+        Index("network_interface_by_parent", "parent_id"),
+    )
+
+
+class ExternalNetworkingRepair(Base):
+    """This project's record of rows of expunged zones that were never created.
+
+    A run that meets such a row writes nothing to the upstream tables for it (as upstream);
+    it lists the row as a repair in its report and records it here, so later runs count it
+    without listing it again. ``execution_id`` is the run that met it first (``NULL`` for
+    repairs carried over from placeholder rows by the schema upgrade).
+    """
+
+    __tablename__ = "external_networking_repair"
+
+    table_name: Mapped[str] = mapped_column(Text, primary_key=True)
+    row_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    zone_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    blueprint_id: Mapped[UUID | None] = mapped_column(Uuid)
+    execution_id: Mapped[UUID | None] = mapped_column(Uuid)
+    time_recorded: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+
+    __table_args__ = (
+        CheckConstraint(
+            "table_name IN ('external_ip', 'service_network_interface')",
+            name="external_networking_repair_table_name",
         ),
     )
 
@@ -270,7 +372,7 @@ class BpTarget(Base):
     enabled: Mapped[bool] = mapped_column(Boolean)
     time_made_target: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
 
-    __table_args__ = (CheckConstraint("version > 0", name="version_positive"),)
+    __table_args__ = (CheckConstraint("version > 0", name="ck_bp_target_version_positive"),)
 
 
 class Sled(Base):
@@ -317,6 +419,36 @@ class BpExecution(Base):
 
 metadata: Final = Base.metadata
 
+#: Views, kept apart from :data:`metadata` (which migrations compare with the database).
+view_metadata: Final = MetaData()
+
+#: Upstream's view of service NICs over ``network_interface`` (read-only).
+service_network_interface_view: Final = Table(
+    "service_network_interface",
+    view_metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", String(63)),
+    Column("description", String(512)),
+    Column("time_created", TIMESTAMPTZ),
+    Column("time_modified", TIMESTAMPTZ),
+    Column("time_deleted", TIMESTAMPTZ),
+    Column("service_id", Uuid),
+    Column("vpc_id", Uuid),
+    Column("subnet_id", Uuid),
+    Column("mac", BigInteger),
+    Column("ipv4", INET),
+    Column("ipv6", INET),
+    Column("slot", SmallInteger),
+    Column("is_primary", Boolean),
+)
+
+#: The view's definition, as upstream's DDL has it.
+SERVICE_NETWORK_INTERFACE_VIEW_SQL: Final = (
+    "SELECT id, name, description, time_created, time_modified, time_deleted,"
+    " parent_id AS service_id, vpc_id, subnet_id, mac, ip AS ipv4, ipv6, slot, is_primary"
+    " FROM network_interface WHERE kind = 'service'"
+)
+
 
 def _table(model: type[Base]) -> Table:
     table = model.__table__
@@ -329,7 +461,8 @@ def _table(model: type[Base]) -> Table:
 ip_pool_table: Final = _table(IpPool)
 ip_pool_range_table: Final = _table(IpPoolRange)
 external_ip_table: Final = _table(ExternalIp)
-service_network_interface_table: Final = _table(ServiceNetworkInterface)
+network_interface_table: Final = _table(NetworkInterface)
+external_networking_repair_table: Final = _table(ExternalNetworkingRepair)
 blueprint_table: Final = _table(Blueprint)
 bp_target_table: Final = _table(BpTarget)
 sled_table: Final = _table(Sled)

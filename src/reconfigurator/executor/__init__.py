@@ -12,12 +12,12 @@ Example of a control-plane step added after the built-in one::
     report = executor.execute()
 """
 
-from reconfigurator.db.networking.decide import MissingRowPolicy
 from reconfigurator.executor.external_networking import STEP_NAME as EXTERNAL_NETWORKING_STEP
 from reconfigurator.executor.external_networking import EnsureExternalNetworking
 from reconfigurator.executor.report import ExecutionReport, StepOutcome, StepReport
 from reconfigurator.executor.runner import Executor
 from reconfigurator.executor.steps import Step, StepContext, StepDetails
+from reconfigurator.networking.policy import MissingRowPolicy
 
 __all__ = [
     "EXTERNAL_NETWORKING_STEP",

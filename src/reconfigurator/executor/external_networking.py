@@ -16,18 +16,19 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from reconfigurator.blueprint.model import Blueprint
-from reconfigurator.db.networking.apply import apply_plan
-from reconfigurator.db.networking.decide import (
-    MissingRowPolicy,
-    NetworkingPlan,
-    decide,
-)
-from reconfigurator.db.networking.rows import BlueprintNetworking, Table
-from reconfigurator.db.networking.state import load_state
+from reconfigurator.db.networking.read import RepairLookup, load_state
+from reconfigurator.db.networking.write import apply_plan
 from reconfigurator.db.retry import run_transaction
 from reconfigurator.db.targets import current_target
 from reconfigurator.errors import NotCurrentTarget, TargetDisabled
 from reconfigurator.executor.steps import StepContext, StepDetails
+from reconfigurator.networking import (
+    BlueprintNetworking,
+    MissingRowPolicy,
+    NetworkingPlan,
+    Table,
+    decide,
+)
 
 STEP_NAME = "Ensure external networking resources"
 
@@ -68,16 +69,22 @@ class EnsureExternalNetworking:
                 raise TargetDisabled(ctx.blueprint_id)
             if self.after_target_check is not None:
                 self.after_target_check(conn)
-            plan = decide(wanted, load_state(conn, wanted))
+            plan = decide(wanted, load_state(conn, wanted, _repair_lookup(ctx.missing_rows)))
             blocking = plan.blocking_error(ctx.missing_rows)
             if blocking is not None:
                 raise blocking
-            apply_plan(conn, plan)
+            apply_plan(conn, plan, blueprint_id=ctx.blueprint_id, execution_id=ctx.execution_id)
             return plan
 
         plan = run_transaction(ctx.engine, body, policy=ctx.retry_policy)
         _log_outcome(ctx, plan)
         return _details(plan, attempts, ctx.missing_rows)
+
+
+def _repair_lookup(policy: MissingRowPolicy) -> RepairLookup:
+    """Under ``fail`` every missing row must come back by name (the first one fails the run);
+    otherwise repairs recorded by earlier runs are only counted."""
+    return RepairLookup.LIST if policy is MissingRowPolicy.FAIL else RepairLookup.COUNT
 
 
 def _details(plan: NetworkingPlan, attempts: int, policy: MissingRowPolicy) -> dict[str, Any]:
@@ -90,10 +97,11 @@ def _details(plan: NetworkingPlan, attempts: int, policy: MissingRowPolicy) -> d
                 "table": d.table.value,
                 "row_id": str(d.row_id),
                 "result": d.result.value,
-                "action": "recorded as soft-deleted",
+                "action": "never created; nothing written, repair recorded",
             }
-            for d in plan.not_found()
+            for d in plan.new_repairs()
         ],
+        "warnings": [warning.to_json() for warning in plan.warnings],
         "missing_rows": policy.value,
         "attempts": attempts,
     }
@@ -121,13 +129,22 @@ def _log_outcome(ctx: StepContext, plan: NetworkingPlan) -> None:
             log.debug(
                 "created service NIC", extra={"zone_id": str(nic.zone_id), "row_id": str(nic.id)}
             )
-    repairs = plan.not_found()
+    repairs = plan.new_repairs()
     if repairs:
         log.warning(
-            "rows of expunged zones were never created; recorded as deleted",
+            "rows of expunged zones were never created; nothing written, repairs recorded",
             extra={
                 "repairs": len(repairs),
                 "zone_ids": ",".join(sorted({str(r.zone_id) for r in repairs})[:20]),
+            },
+        )
+    for warning in plan.warnings:
+        log.warning(
+            "service NIC accepted with a difference",
+            extra={
+                "zone_id": str(warning.zone_id),
+                "row_id": str(warning.row_id),
+                "detail": warning.detail,
             },
         )
     ext, nics = plan.counts(Table.EXTERNAL_IP), plan.counts(Table.NIC)

@@ -87,7 +87,7 @@ def conflict_json(conflict: Conflict) -> dict[str, Any]:
         "table": conflict.table,
         "row_id": str(conflict.row_id),
         "owner": str(conflict.owner) if conflict.owner is not None else None,
-        "kind": conflict.code,
+        "kind": conflict.kind.value,
         "detail": conflict.detail,
     }
 

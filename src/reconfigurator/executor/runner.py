@@ -20,7 +20,6 @@ from sqlalchemy.engine import Engine
 from reconfigurator.blueprint.model import Blueprint
 from reconfigurator.db.blueprint_store import get_blueprint_and_target_history
 from reconfigurator.db.executions import record_finish, record_start
-from reconfigurator.db.networking.decide import MissingRowPolicy
 from reconfigurator.db.retry import DEFAULT_RETRY_POLICY, RetryPolicy, run_transaction
 from reconfigurator.db.schema import ExecutionOutcome
 from reconfigurator.db.targets import current_target
@@ -34,6 +33,7 @@ from reconfigurator.executor.report import (
     error_details,
 )
 from reconfigurator.executor.steps import RunLogger, Step, StepContext, StepFunction
+from reconfigurator.networking.policy import MissingRowPolicy
 
 _log = logging.getLogger("reconfigurator.executor")
 

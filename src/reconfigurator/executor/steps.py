@@ -16,8 +16,8 @@ from uuid import UUID
 from sqlalchemy.engine import Engine
 
 from reconfigurator.blueprint.model import Blueprint
-from reconfigurator.db.networking.decide import MissingRowPolicy
 from reconfigurator.db.retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from reconfigurator.networking.policy import MissingRowPolicy
 
 StepDetails = Mapping[str, Any]
 

@@ -17,9 +17,11 @@ One planning pass, in this order:
      in-service pools;
    - the sled with the fewest zones of the kind wins, then the fewest in-service zones, then
      the lowest id; the pool is the first in-service pool (by pool id) without a zone of the kind;
-   - the zone gets the lowest free external IP of the service pool's ranges (boundary NTP: the
-     lowest free IP and aligned 16384-port block), the lowest free NIC address of its subnet
-     outside the reserved ones, and the lowest free MAC of the system range. Only in-service
+   - the zone gets the lowest free external IP of the service pools' ranges, IPv4 before IPv6
+     (boundary NTP: the lowest free IP and aligned 16384-port block), the lowest free NIC
+     address of its subnet outside the reserved ones, and the lowest free MAC of the system
+     range. The NIC's address is of the external IP's family, as upstream plans, or one of
+     each family when the rack's NICs are dual-stack (:class:`NicIpStack`). Only in-service
      zones hold resources: what expunged zones held is free again.
 
 Nothing changed → no blueprint. When a policy count cannot be reached, a note says why.
@@ -58,11 +60,12 @@ from reconfigurator.fixed_data import (
     SERVICE_SUBNETS,
     SERVICES_VPC_VNI,
     SNAT_BLOCK_PORTS,
+    IpVersion,
     ServiceKind,
     int_to_mac,
 )
 from reconfigurator.planner.ids import IdSource
-from reconfigurator.planning_input import IpRange, PlanningInput, SledInput
+from reconfigurator.planning_input import IpRange, NicIpStack, PlanningInput, SledInput
 
 __all__ = ["PlanResult", "plan"]
 
@@ -110,7 +113,7 @@ def plan(
     makes planning reproducible. ``now`` (timezone-aware) is the child's creation time.
     """
     fresh = _FreshIds(ids, _ids_in_use(parent, planning_input))
-    draft = _Draft.of(parent)
+    draft = _Draft.of(parent, planning_input.nic_ip_stack or _rack_nic_ip_stack(parent))
     draft.apply_input(planning_input)
     draft.expunge_orphaned_zones()
     for kind, target in planning_input.zone_policy.items():
@@ -141,6 +144,15 @@ def plan(
         },
     )
     return PlanResult(child, tuple(draft.changes), tuple(draft.notes))
+
+
+def _rack_nic_ip_stack(parent: Blueprint | None) -> NicIpStack:
+    """Dual-stack when every in-service service NIC of the parent is (and there is one)."""
+    nics = [zone.nic for zone in parent.in_service_zones()] if parent is not None else []
+    present = [nic for nic in nics if nic is not None]
+    if present and all(nic.ip is not None and nic.ipv6 is not None for nic in present):
+        return NicIpStack.DUAL_STACK
+    return NicIpStack.FOLLOW_EXTERNAL_IP
 
 
 def _comment(changes: list[str]) -> str:
@@ -231,13 +243,14 @@ class _SledDraft:
 class _Draft:
     sleds: dict[UUID, _SledDraft]
     generation: int
+    nic_ip_stack: NicIpStack
     changes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def of(cls, parent: Blueprint | None) -> _Draft:
+    def of(cls, parent: Blueprint | None, nic_ip_stack: NicIpStack) -> _Draft:
         sleds = {sled.id: _SledDraft.of(sled) for sled in parent.sleds} if parent else {}
-        return cls(sleds, _highest_generation(parent) + 1)
+        return cls(sleds, _highest_generation(parent) + 1, nic_ip_stack)
 
     def _expunged(self) -> ExpungedDisposition:
         return ExpungedDisposition(
@@ -413,24 +426,37 @@ class _Draft:
             what = "IP and SNAT port block" if snat else "IP"
             return _pool_exhausted(planning_input.ip_ranges, what)
         external_ip, first_port, last_port = found
-        nic_ip = _free_nic_ip(kind, zones)
-        if nic_ip is None:
-            return f"no free address in the {kind} subnet {SERVICE_SUBNETS[kind].ipv4}"
+        versions = (
+            (IpVersion.V4, IpVersion.V6)
+            if self.nic_ip_stack is NicIpStack.DUAL_STACK
+            else (IpVersion.of(external_ip),)
+        )
+        nic_ips: dict[IpVersion, IpAddress] = {}
+        for version in versions:
+            nic_ip = _free_nic_ip(kind, zones, version)
+            if nic_ip is None:
+                network = SERVICE_SUBNETS[kind].network(version)
+                return f"no free address in the {kind} subnet {network}"
+            nic_ips[version] = nic_ip
         mac = _free_mac(zones)
         if mac is None:
             return "no free MAC address in the system range"
 
         zone_id = ids.new_id()
         external_ip_id = ids.new_id()
+        subnet = SERVICE_SUBNETS[kind]
+        ipv4, ipv6 = nic_ips.get(IpVersion.V4), nic_ips.get(IpVersion.V6)
         nic = ServiceNic(
             id=ids.new_id(),
-            name=f"{kind}-{zone_id}",
-            ip=nic_ip,
+            name=kind.row_name(zone_id),
+            ip=ipv4,
             mac=int_to_mac(mac),
-            subnet=SERVICE_SUBNETS[kind].ipv4,
+            subnet=subnet.ipv4 if ipv4 is not None else None,
             vni=SERVICES_VPC_VNI,
             primary=True,
             slot=0,
+            ipv6=ipv6,
+            ipv6_subnet=subnet.ipv6 if ipv6 is not None else None,
         )
         zone_type: NexusZone | ExternalDnsZone | BoundaryNtpZone
         if snat:
@@ -458,7 +484,8 @@ class _Draft:
         ports = f" ports {first_port}-{last_port}" if snat else ""
         self._change(
             f"added {kind} zone {zone.id} on sled {sled.id} pool {pool}"
-            f" (external IP {external_ip}{ports}, NIC {nic_ip}, MAC {nic.mac})"
+            f" (external IP {external_ip}{ports},"
+            f" NIC {' '.join(str(a) for a in nic_ips.values())}, MAC {nic.mac})"
         )
         return None
 
@@ -562,13 +589,25 @@ def _external_ips(zones: list[BlueprintZone]) -> Iterator[ExternalIp | SnatExter
             yield external_ip
 
 
-def _free_nic_ip(kind: ServiceKind, zones: list[BlueprintZone]) -> IPv4Address | None:
-    subnet = SERVICE_SUBNETS[kind].ipv4
-    used = {nic.ip for zone in zones if (nic := zone.nic) is not None}
-    base = int(subnet.network_address)
-    for offset in range(RESERVED_LEADING_ADDRESSES, subnet.num_addresses - 1):
-        address = IPv4Address(base + offset)
-        if address not in used:
+def _free_nic_ip(
+    kind: ServiceKind, zones: list[BlueprintZone], version: IpVersion
+) -> IpAddress | None:
+    """The lowest assignable address of the kind's subnet of ``version`` no zone holds."""
+    subnet = SERVICE_SUBNETS[kind]
+    network = subnet.network(version)
+    used: set[IpAddress] = set()
+    for zone in zones:
+        nic = zone.nic
+        if nic is not None:
+            used.update(a for a in (nic.ip, nic.ipv6) if a is not None)
+    make: type[IPv4Address] | type[IPv6Address] = (
+        IPv4Address if version is IpVersion.V4 else IPv6Address
+    )
+    base = int(network.network_address)
+    # Every zone holds at most one address of the family, so the first free one is near.
+    for offset in range(RESERVED_LEADING_ADDRESSES, RESERVED_LEADING_ADDRESSES + len(used) + 1):
+        address = make(base + offset)
+        if subnet.is_assignable(address) and address not in used:
             return address
     return None
 

@@ -25,12 +25,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from reconfigurator.blueprint.diff import diff_blueprints
 from reconfigurator.blueprint.model import Blueprint
-from reconfigurator.db.networking.decide import MissingRowPolicy
-from reconfigurator.db.rack import add_pool_range, add_sled, expunge_disk
+from reconfigurator.db.rack import add_sled, expunge_disk
 from reconfigurator.db.retry import run_transaction
+from reconfigurator.db.service_pools import add_pool_range
 from reconfigurator.errors import InputError, RecordNotFound
 from reconfigurator.executor import Executor
 from reconfigurator.executor.report import ExecutionReport
+from reconfigurator.networking.policy import MissingRowPolicy
 from reconfigurator.planner import SeededIds
 from reconfigurator.replan import PlanOutcome, plan_once
 

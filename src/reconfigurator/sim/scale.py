@@ -24,23 +24,20 @@ from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address
 from typing import Any, Final
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
 from reconfigurator.blueprint.model import Blueprint
-from reconfigurator.db.schema import (
-    external_ip_table,
-    ip_pool_range_table,
-    service_network_interface_table,
-)
+from reconfigurator.db.schema import external_ip_table, network_interface_table
+from reconfigurator.db.service_pools import add_pool_range, ensure_service_pool
 from reconfigurator.fixed_data import (
     MAC_RANGE_FIRST,
     RESERVED_LEADING_ADDRESSES,
-    SERVICE_IP_POOL_ID,
     SERVICE_SUBNETS,
     SERVICES_VPC_ID,
     SERVICES_VPC_VNI,
     SNAT_BLOCK_PORTS,
+    IpVersion,
     ServiceKind,
     int_to_mac,
 )
@@ -49,6 +46,9 @@ KINDS: Final = (ServiceKind.NEXUS, ServiceKind.EXTERNAL_DNS, ServiceKind.BOUNDAR
 #: The service pool range scaled states use (a /12: room for a million addresses).
 POOL_FIRST: Final = IPv4Address("10.64.0.1")
 POOL_LAST: Final = IPv4Address("10.79.255.254")
+#: The ids of that pool and range (fixed, so seeded rows can refer to them).
+POOL_ID: Final = uuid.uuid5(uuid.NAMESPACE_OID, "reconfigurator-scale-pool")
+RANGE_ID: Final = uuid.uuid5(uuid.NAMESPACE_OID, "reconfigurator-scale-range")
 IN_SERVICE_PER_KIND: Final = 180
 RECENTLY_EXPUNGED_PER_KIND: Final = 20
 DISKS_PER_SLED: Final = 10
@@ -122,7 +122,7 @@ def _zone_doc(
             "external_ip": external,
             "nic": {
                 "id": str(ids()),
-                "name": f"{kind.value}-{zone_id}",
+                "name": kind.row_name(zone_id),
                 "ip": str(subnet.ipv4.network_address + nic_offset),
                 "mac": int_to_mac(mac),
                 "subnet": str(subnet.ipv4),
@@ -142,13 +142,13 @@ def _rows_for(zone: dict[str, Any], *, deleted: datetime | None) -> tuple[dict[s
     created = _EPOCH
     ip_row = {
         "id": uuid.UUID(external["id"]),
-        "name": f"{'snat' if snat else 'floating'}-{zone['id']}",
+        "name": kind.row_name(uuid.UUID(zone["id"])),
         "description": kind.value,
         "time_created": created,
-        "time_modified": deleted or created,
+        "time_modified": created,
         "time_deleted": deleted,
-        "ip_pool_id": SERVICE_IP_POOL_ID,
-        "ip_pool_range_id": uuid.UUID(int=0),
+        "ip_pool_id": POOL_ID,
+        "ip_pool_range_id": RANGE_ID,
         "is_service": True,
         "parent_id": uuid.UUID(zone["id"]),
         "kind": "snat" if snat else "floating",
@@ -164,16 +164,19 @@ def _rows_for(zone: dict[str, Any], *, deleted: datetime | None) -> tuple[dict[s
         "name": nic["name"],
         "description": f"{kind.value} service vNIC",
         "time_created": created,
-        "time_modified": deleted or created,
+        "time_modified": created,
         "time_deleted": deleted,
-        "service_id": uuid.UUID(zone["id"]),
+        "kind": "service",
+        "parent_id": uuid.UUID(zone["id"]),
         "vpc_id": SERVICES_VPC_ID,
         "subnet_id": SERVICE_SUBNETS[kind].id,
         "mac": int(nic["mac"].replace(":", ""), 16),
-        "ipv4": nic["ip"],
+        "ip": nic["ip"],
         "ipv6": None,
         "slot": 0,
         "is_primary": True,
+        "transit_ips": [],
+        "transit_ips_v6": [],
     }
     return ip_row, nic_row
 
@@ -270,24 +273,16 @@ def scaled_state(zones: int, *, seed: int = 0) -> ScaledState:
 
 
 def seed_service_pool(conn: Connection) -> None:
-    """Add the scaled states' service pool range (once)."""
-    conn.execute(
-        insert(ip_pool_range_table).values(
-            id=uuid.uuid5(uuid.NAMESPACE_OID, "reconfigurator-scale-range"),
-            time_created=text("now()"),
-            time_modified=text("now()"),
-            first_address=str(POOL_FIRST),
-            last_address=str(POOL_LAST),
-            ip_pool_id=SERVICE_IP_POOL_ID,
-        )
-    )
+    """Add the scaled states' service pool and range (once)."""
+    ensure_service_pool(conn, IpVersion.V4, new_id=lambda: POOL_ID)
+    add_pool_range(conn, POOL_FIRST, POOL_LAST, new_id=lambda: RANGE_ID)
 
 
 def seed_rows(conn: Connection, state: ScaledState, *, batch: int = 5000) -> None:
     """Insert the state's rows in bulk (executemany in batches)."""
     for table, rows in (
         (external_ip_table, state.external_ip_rows),
-        (service_network_interface_table, state.nic_rows),
+        (network_interface_table, state.nic_rows),
     ):
         for start in range(0, len(rows), batch):
             conn.execute(insert(table), rows[start : start + batch])

@@ -1,2 +1,2 @@
-"""External networking rows: what a blueprint needs, what the database holds, and the
-decision between the two (shared by the executor and the audit)."""
+"""The networking step's I/O: reading the rows a decision needs (:mod:`.read`) and writing a
+decision (:mod:`.write`). The decision itself is :mod:`reconfigurator.networking`."""

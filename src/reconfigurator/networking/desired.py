@@ -1,66 +1,26 @@
-"""Plain records of ``external_ip`` and ``service_network_interface`` rows.
+"""What a blueprint asks of the two tables: for each in-service zone with external networking,
+the external IP and service NIC rows it needs; for each expunged one, the row ids to retire.
 
-``Desired*`` records are what a blueprint asks for (pure, built from the model); ``*Row``
-records are what the database holds. Both are small frozen dataclasses with slots so tens of
-thousands of them stay cheap.
+Built from the blueprint model alone (pure). Rows carry the values upstream writes: names
+``<prefix>-<zone id>``, the zone kind as the external IP's description, the kind's subnet.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
 from uuid import UUID
 
 from reconfigurator.blueprint.model import Blueprint, BlueprintZone, SnatExternalIp
 from reconfigurator.fixed_data import SERVICE_SUBNETS, SERVICES_VPC_ID, ServiceKind
-
-IpAddress = IPv4Address | IPv6Address
-
-
-class Table(enum.StrEnum):
-    EXTERNAL_IP = "external_ip"
-    NIC = "service_network_interface"
-
-
-@dataclass(frozen=True, slots=True)
-class ExternalIpRow:
-    id: UUID
-    parent_id: UUID | None
-    ip: IpAddress
-    first_port: int
-    last_port: int
-    kind: str
-    is_service: bool
-    time_deleted: datetime | None
-
-    @property
-    def live(self) -> bool:
-        return self.time_deleted is None
-
-
-@dataclass(frozen=True, slots=True)
-class NicRow:
-    id: UUID
-    service_id: UUID
-    name: str
-    vpc_id: UUID
-    subnet_id: UUID
-    mac: int
-    ipv4: IPv4Address
-    slot: int
-    is_primary: bool
-    time_deleted: datetime | None
-
-    @property
-    def live(self) -> bool:
-        return self.time_deleted is None
+from reconfigurator.networking.rows import ExternalIpRow, IpAddress, IpNetwork, NicRow
 
 
 @dataclass(frozen=True, slots=True)
 class DesiredExternalIp:
+    """The external IP row an in-service zone needs."""
+
     zone_id: UUID
     zone_kind: ServiceKind
     id: UUID
@@ -71,10 +31,16 @@ class DesiredExternalIp:
 
     @property
     def name(self) -> str:
-        return f"{self.kind}-{self.zone_id}"
+        """The row's name, as upstream writes it."""
+        return self.zone_kind.row_name(self.zone_id)
 
-    def matches(self, row: ExternalIpRow) -> list[str]:
-        """The fields where a live row differs from this (empty when equal)."""
+    @property
+    def description(self) -> str:
+        """The row's description, as upstream writes it: the zone kind."""
+        return self.zone_kind.value
+
+    def differences(self, row: ExternalIpRow) -> list[str]:
+        """The fields where a row with this id differs from it (empty when equal)."""
         differences = []
         if row.ip != self.ip:
             differences.append(f"ip {row.ip} (blueprint: {self.ip})")
@@ -92,34 +58,72 @@ class DesiredExternalIp:
 
 @dataclass(frozen=True, slots=True)
 class DesiredNic:
+    """The service NIC row an in-service zone needs."""
+
     zone_id: UUID
     zone_kind: ServiceKind
     id: UUID
     name: str
     subnet_id: UUID
     mac: int
-    ipv4: IPv4Address
+    ipv4: IPv4Address | None
+    ipv6: IPv6Address | None
     slot: int
     is_primary: bool
+    transit_ips: tuple[IpNetwork, ...] = ()
 
     @property
     def vpc_id(self) -> UUID:
+        """The services VPC."""
         return SERVICES_VPC_ID
 
-    def matches(self, row: NicRow) -> list[str]:
+    @property
+    def description(self) -> str:
+        """The row's description, as upstream writes it."""
+        return f"{self.zone_kind.value} service vNIC"
+
+    @property
+    def addresses(self) -> str:
+        """The NIC's addresses, for messages."""
+        return " ".join(str(a) for a in (self.ipv4, self.ipv6) if a is not None)
+
+    def matches(self, row: NicRow) -> bool:
+        """Whether ``row`` is this NIC as upstream judges it: equal IPv4, IPv6, MAC, slot and
+        primary flag, whatever its id, subnet or name."""
+        return (
+            row.ipv4 == self.ipv4
+            and row.ipv6 == self.ipv6
+            and row.mac == self.mac
+            and row.slot == self.slot
+            and row.is_primary == self.is_primary
+        )
+
+    def differences(self, row: NicRow) -> list[str]:
+        """The fields :meth:`matches` compares where ``row`` differs."""
+        pairs: list[tuple[str, object, object]] = [
+            ("ip", row.ipv4, self.ipv4),
+            ("ipv6", row.ipv6, self.ipv6),
+            ("mac", f"{row.mac:#x}", f"{self.mac:#x}"),
+            ("slot", row.slot, self.slot),
+            ("primary", row.is_primary, self.is_primary),
+        ]
+        return [
+            f"{name} {ours} (blueprint: {theirs})" for name, ours, theirs in pairs if ours != theirs
+        ]
+
+    def incidental_differences(self, row: NicRow) -> list[str]:
+        """Differences of a matching row that do not block (reported as warnings)."""
         differences = []
-        if row.ipv4 != self.ipv4:
-            differences.append(f"ip {row.ipv4} (blueprint: {self.ipv4})")
-        if row.mac != self.mac:
-            differences.append(f"mac {row.mac:#x} (blueprint: {self.mac:#x})")
+        if row.id != self.id:
+            differences.append(f"row id {row.id} (blueprint: {self.id})")
         if row.subnet_id != self.subnet_id or row.vpc_id != self.vpc_id:
             differences.append(f"subnet {row.subnet_id} (blueprint: {self.subnet_id})")
-        if row.slot != self.slot:
-            differences.append(f"slot {row.slot} (blueprint: {self.slot})")
-        if row.is_primary != self.is_primary:
-            differences.append(f"primary {row.is_primary} (blueprint: {self.is_primary})")
         if row.name != self.name:
             differences.append(f"name {row.name!r} (blueprint: {self.name!r})")
+        if set(row.transit_ips) != set(self.transit_ips):
+            shown = ", ".join(map(str, row.transit_ips)) or "none"
+            wanted = ", ".join(map(str, self.transit_ips)) or "none"
+            differences.append(f"transit IPs {shown} (blueprint: {wanted})")
         return differences
 
 
@@ -135,6 +139,7 @@ class ExpungedZoneRows:
 
 
 def desired_external_ip(zone: BlueprintZone) -> DesiredExternalIp | None:
+    """The external IP row ``zone`` needs (``None`` for zones without external networking)."""
     networking = zone.networking
     if networking is None:
         return None
@@ -152,6 +157,7 @@ def desired_external_ip(zone: BlueprintZone) -> DesiredExternalIp | None:
 
 
 def desired_nic(zone: BlueprintZone) -> DesiredNic | None:
+    """The service NIC row ``zone`` needs (``None`` for zones without external networking)."""
     networking = zone.networking
     if networking is None:
         return None
@@ -165,8 +171,10 @@ def desired_nic(zone: BlueprintZone) -> DesiredNic | None:
         subnet_id=SERVICE_SUBNETS[kind].id,
         mac=nic.mac_int,
         ipv4=nic.ip,
+        ipv6=nic.ipv6,
         slot=nic.slot,
         is_primary=nic.primary,
+        transit_ips=nic.transit_ips,
     )
 
 
@@ -178,12 +186,14 @@ class BlueprintNetworking:
     hashing tens of thousands of records would cost more than the cache saves).
     """
 
+    blueprint_id: UUID
     expunged: tuple[ExpungedZoneRows, ...]
     external_ips: tuple[DesiredExternalIp, ...]
     nics: tuple[DesiredNic, ...]
 
     @classmethod
     def of(cls, blueprint: Blueprint) -> BlueprintNetworking:
+        """What ``blueprint`` asks for."""
         expunged: list[ExpungedZoneRows] = []
         external_ips: list[DesiredExternalIp] = []
         nics: list[DesiredNic] = []
@@ -201,7 +211,8 @@ class BlueprintNetworking:
                 if external is not None and nic is not None:
                     external_ips.append(external)
                     nics.append(nic)
-        return cls(tuple(expunged), tuple(external_ips), tuple(nics))
+        return cls(blueprint.id, tuple(expunged), tuple(external_ips), tuple(nics))
 
     def in_service_zone_ids(self) -> Iterator[UUID]:
+        """The in-service zones with external networking."""
         return (desired.zone_id for desired in self.external_ips)
