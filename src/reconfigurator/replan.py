@@ -15,7 +15,7 @@ from reconfigurator.db.blueprint_store import get_blueprint, insert_blueprint
 from reconfigurator.db.planning_input import load_planning_input
 from reconfigurator.db.retry import DEFAULT_RETRY_POLICY, RetryPolicy, run_transaction
 from reconfigurator.db.targets import Target, current_target, set_target
-from reconfigurator.planner import IdSource, RandomIds, ZonePolicy, plan
+from reconfigurator.planner import IdSource, NicIpStack, RandomIds, ZonePolicy, plan
 
 _log = logging.getLogger("reconfigurator.planner")
 
@@ -40,18 +40,24 @@ def plan_once(
     *,
     ids: IdSource | None = None,
     zone_policy: ZonePolicy | None = None,
+    nic_ip_stack: NicIpStack | None = None,
     set_as_target: bool = False,
     enabled: bool | None = None,
     now: datetime | None = None,
     retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY,
 ) -> PlanOutcome:
-    """Plan a child of the current target (or the initial blueprint when there is none)."""
+    """Plan a child of the current target (or the initial blueprint when there is none).
+
+    ``nic_ip_stack`` chooses the addressing of new zones' NICs; by default the rack keeps
+    what its in-service NICs already have (see :class:`~reconfigurator.planner.NicIpStack`).
+    """
     source = ids if ids is not None else RandomIds()
 
     def body(conn: Connection) -> PlanOutcome:
         target = current_target(conn)
         parent = get_blueprint(conn, target.blueprint_id) if target is not None else None
-        result = plan(parent, load_planning_input(conn, zone_policy), source, now=now)
+        planning_input = load_planning_input(conn, zone_policy, nic_ip_stack)
+        result = plan(parent, planning_input, source, now=now)
         if result.blueprint is None:
             return PlanOutcome(parent, None, result.changes, result.notes, target)
         insert_blueprint(conn, result.blueprint)

@@ -91,6 +91,15 @@ class DatabaseServer:
         self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"')
         return self.admin_url.set(database=name)
 
+    def copy_database(self, source: URL) -> URL:
+        """A new database holding everything ``source`` holds (PostgreSQL only: a template
+        copy; ``source`` must have no open connections)."""
+        if self.is_cockroachdb:
+            raise NotImplementedError("CockroachDB cannot copy a database as a template")
+        name = f"recon_test_{uuid.uuid4().hex[:16]}"
+        self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{source.database}"')
+        return self.admin_url.set(database=name)
+
     def drop_database(self, url: URL) -> None:
         name = url.database
         if self.is_cockroachdb:

@@ -13,12 +13,12 @@ from sqlalchemy.engine import Engine
 from reconfigurator.audit import FindingKind, audit
 from reconfigurator.blueprint.model import Blueprint
 from reconfigurator.cli.main import run
+from reconfigurator.db.schema import external_ip_table, network_interface_table
+from reconfigurator.errors import ConflictKind, ExternalNetworkingConflict, RecordNotFound
+from reconfigurator.executor import EXTERNAL_NETWORKING_STEP, Executor
 from reconfigurator.networking.policy import MissingRowPolicy
-from reconfigurator.db.schema import external_ip_table, service_network_interface_table
-from reconfigurator.errors import ExternalNetworkingConflict, RecordNotFound
-from reconfigurator.executor import Executor
 from tests.blueprint_builder import RackBuilder
-from tests.db_support import make_target, seed_service_range
+from tests.db_support import make_target, seed_service_range, snapshot
 from tests.race import Race, build_race, networking_ids
 from tests.rows import NOW, external_ip_row, nic_row
 
@@ -37,21 +37,37 @@ def test_audit_names_the_never_created_zone(engine: Engine, stuck: Race) -> None
     report = audit(engine, stuck.c)
     never = report.by_kind(FindingKind.NEVER_CREATED)
     n2_ip, n2_nic = networking_ids(stuck.n2, stuck)
-    assert {(f.zone_id, f.table, f.row_id) for f in never} == {
+    n2_rows = {
         (stuck.n2, "external_ip", n2_ip),
         (stuck.n2, "service_network_interface", n2_nic),
     }
+    assert {(f.zone_id, f.table, f.row_id) for f in never} == n2_rows
+    assert all("record the repair" in f.detail and f.conflict_kind is None for f in never)
     assert not report.blocking
     assert {f.zone_id for f in report.by_kind(FindingKind.LIVE_ROW_FOR_EXPUNGED_ZONE)} == {stuck.n1}
     assert {f.zone_id for f in report.by_kind(FindingKind.MISSING_ROW)} == {stuck.n3}
 
     strict = audit(engine, stuck.c, MissingRowPolicy.FAIL)
     assert strict.blocking
-    assert {f.zone_id for f in strict.findings if f.blocking} == {stuck.n2}
+    assert {(f.zone_id, f.kind) for f in strict.findings if f.blocking} == {
+        (stuck.n2, FindingKind.NEVER_CREATED)
+    }
 
     assert Executor(engine).execute().succeeded
-    assert audit(engine, stuck.c).findings == []
-    assert audit(engine, stuck.c, MissingRowPolicy.FAIL).findings == []
+
+    # The repair is recorded, yet the rows still do not exist: the audit still names them,
+    # as benign under the default policy and as blocking under the old one.
+    after = audit(engine, stuck.c)
+    assert not after.blocking
+    assert {(f.zone_id, f.kind, f.table, f.row_id) for f in after.findings} == {
+        (zone, FindingKind.NEVER_CREATED, table, row) for zone, table, row in n2_rows
+    }
+    assert all("the repair is recorded" in f.detail for f in after.findings)
+    strict_after = audit(engine, stuck.c, MissingRowPolicy.FAIL)
+    assert strict_after.blocking
+    assert {(f.zone_id, f.table, f.row_id) for f in strict_after.findings if f.blocking} == (
+        n2_rows
+    )
 
 
 def test_cli_audit(
@@ -68,7 +84,17 @@ def test_cli_audit(
         "missing_row",
     }
     for finding in data["findings"]:
-        assert set(finding) >= {"zone_id", "kind", "table", "row_id", "detail"}
+        assert set(finding) >= {
+            "zone_id",
+            "kind",
+            "table",
+            "row_id",
+            "detail",
+            "blocking",
+            "owner",
+            "conflict_kind",
+        }
+        assert finding["conflict_kind"] is None
 
     assert run(["audit", "--missing-rows", "fail"]) == 1
     out = capsys.readouterr().out
@@ -114,19 +140,55 @@ def test_mismatch(engine: Engine, executed: tuple[RackBuilder, Blueprint]) -> No
     assert zone.nic is not None
     with engine.begin() as conn:
         conn.execute(
-            update(service_network_interface_table)
-            .where(service_network_interface_table.c.id == zone.nic.id)
+            update(network_interface_table)
+            .where(network_interface_table.c.id == zone.nic.id)
             .values(slot=3)
         )
     report = audit(engine, blueprint)
     [mismatch] = report.findings
-    assert (mismatch.kind, mismatch.zone_id, mismatch.row_id) == (
+    assert (mismatch.kind, mismatch.zone_id, mismatch.row_id, mismatch.conflict_kind) == (
         FindingKind.MISMATCH,
         zone.id,
         zone.nic.id,
+        ConflictKind.ROW_MISMATCH,
     )
     assert "slot 3" in mismatch.detail
+    assert mismatch.to_json()["conflict_kind"] == "row_mismatch"
     assert report.blocking
+
+
+def test_nic_differs(engine: Engine, executed: tuple[RackBuilder, Blueprint]) -> None:
+    """A live NIC of the zone equal on addresses, MAC, slot and primary flag but with another
+    id is accepted, as upstream accepts it: reported, never blocking, and the executor
+    agrees."""
+    _rack, blueprint = executed
+    zone = next(blueprint.in_service_zones())
+    assert zone.nic is not None
+    other_id = uuid.uuid4()
+    with engine.begin() as conn:
+        conn.execute(
+            update(network_interface_table)
+            .where(network_interface_table.c.id == zone.nic.id)
+            .values(id=other_id)
+        )
+    report = audit(engine, blueprint)
+    [differs] = report.findings
+    assert (differs.kind, differs.zone_id, differs.table, differs.row_id) == (
+        FindingKind.NIC_DIFFERS,
+        zone.id,
+        "service_network_interface",
+        other_id,
+    )
+    assert f"row id {other_id}" in differs.detail
+    assert not differs.blocking and not report.blocking
+    assert differs.to_json()["kind"] == "nic_differs"
+
+    before = snapshot(engine)
+    run_report = Executor(engine).execute()
+    assert run_report.succeeded, run_report.error
+    [warning] = run_report.step(EXTERNAL_NETWORKING_STEP).details["warnings"]
+    assert (warning["zone_id"], warning["row_id"]) == (str(zone.id), str(other_id))
+    assert snapshot(engine) == before
 
 
 def test_conflict_names_owner(engine: Engine, executed: tuple[RackBuilder, Blueprint]) -> None:
@@ -134,15 +196,18 @@ def test_conflict_names_owner(engine: Engine, executed: tuple[RackBuilder, Bluep
     squatter = uuid.uuid4()
     with engine.begin() as conn:
         conn.execute(
-            service_network_interface_table.insert(),
-            [nic_row(service_id=squatter, ipv4="172.30.2.77", mac=0xA840_25FF_7777)],
+            network_interface_table.insert(),
+            [nic_row(parent_id=squatter, ip="172.30.2.77", mac=0xA840_25FF_7777)],
         )
     sled = rack.add_sled(disks=1)
     zone = rack.add_zone(sled, "nexus", nic_ip="172.30.2.77")
     child = rack.build()
     report = audit(engine, child)
     conflicts = report.by_kind(FindingKind.CONFLICT)
-    assert [(c.zone_id, c.owner) for c in conflicts] == [(zone, squatter)]
+    assert [(c.zone_id, c.owner, c.conflict_kind) for c in conflicts] == [
+        (zone, squatter, ConflictKind.NIC_IP_HELD)
+    ]
+    assert conflicts[0].to_json()["conflict_kind"] == "nic_ip_held"
     assert report.blocking
 
 
@@ -158,7 +223,7 @@ def _mutate(engine: Engine, blueprint: Blueprint, rng: random.Random) -> None:
             table, row_id = rng.choice(
                 [
                     (external_ip_table, zone.external_ip.id),
-                    (service_network_interface_table, zone.nic.id),
+                    (network_interface_table, zone.nic.id),
                 ]
             )
             action = rng.choice(MUTATIONS)
@@ -186,16 +251,16 @@ def _mutate(engine: Engine, blueprint: Blueprint, rng: random.Random) -> None:
                 )
             elif action == "squat_nic":
                 conn.execute(
-                    delete(service_network_interface_table).where(
-                        service_network_interface_table.c.ipv4 == str(zone.nic.ip)
+                    delete(network_interface_table).where(
+                        network_interface_table.c.ip == str(zone.nic.ip)
                     )
                 )
                 conn.execute(
-                    service_network_interface_table.insert(),
+                    network_interface_table.insert(),
                     [
                         nic_row(
-                            service_id=uuid.uuid4(),
-                            ipv4=str(zone.nic.ip),
+                            parent_id=uuid.uuid4(),
+                            ip=str(zone.nic.ip),
                             mac=0xA840_25FF_F000 + rng.randint(0, 255),
                         )
                     ],
@@ -255,14 +320,27 @@ def test_audit_predicts_the_executor(engine: Engine) -> None:
         assert predicted.blocking == (not report.succeeded), (predicted.to_json(), report.error)
         if report.succeeded:
             outcomes["clean"] += 1
+            # What is left is benign: rows nobody in service owns, and, under the default
+            # policy, never-created rows (their repair now recorded).
             leftover = audit(engine, blueprint, policy)
-            assert {f.kind for f in leftover.findings} <= {FindingKind.ORPHAN_ROW}
+            assert not leftover.blocking
+            benign = {FindingKind.ORPHAN_ROW}
+            if policy is MissingRowPolicy.TREAT_AS_DELETED:
+                benign.add(FindingKind.NEVER_CREATED)
+            assert {f.kind for f in leftover.findings} <= benign
+            assert all(
+                "the repair is recorded" in f.detail
+                for f in leftover.by_kind(FindingKind.NEVER_CREATED)
+            )
         else:
             outcomes["blocked"] += 1
-            blocking_zones = {f.zone_id for f in predicted.findings if f.blocking}
+            blocking = [f for f in predicted.findings if f.blocking]
+            blocking_zones = {f.zone_id for f in blocking}
             error = report.exception
             if isinstance(error, ExternalNetworkingConflict):
-                assert {c.zone_id for c in error.conflicts} == blocking_zones
+                assert {(c.zone_id, c.kind) for c in error.conflicts} == {
+                    (f.zone_id, f.conflict_kind) for f in blocking
+                }
             else:
                 assert isinstance(error, RecordNotFound)
                 assert error.zone_id in blocking_zones
@@ -270,7 +348,7 @@ def test_audit_predicts_the_executor(engine: Engine) -> None:
             # zones touch and let the next run recreate it.
             with engine.begin() as conn:
                 conn.execute(delete(external_ip_table))
-                conn.execute(delete(service_network_interface_table))
+                conn.execute(delete(network_interface_table))
             repaired = Executor(engine).execute()
             assert repaired.succeeded, repaired.error
         previous = blueprint

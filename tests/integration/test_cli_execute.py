@@ -13,6 +13,8 @@ from tests.db_support import make_target
 from tests.race import Race, build_race, networking_ids
 
 COUNT_KEYS = {"soft_deleted", "already_soft_deleted", "not_found", "created", "unchanged"}
+STEP_KEYS = {"name", "outcome", "external_ips", "nics", "repairs", "warnings", "duration_s"}
+REPAIR_KEYS = {"zone_id", "table", "row_id", "result"}
 
 
 @pytest.fixture
@@ -53,33 +55,61 @@ def test_execute_json_contract(stuck: Race, capsys: pytest.CaptureFixture[str]) 
     assert data["failed_step"] is None
     assert data["error"] is None
     [step] = data["steps"]
+    assert set(step) >= STEP_KEYS
     assert step["name"] == "Ensure external networking resources"
     assert step["outcome"] == "completed"
     assert set(step["external_ips"]) == COUNT_KEYS
     assert set(step["nics"]) == COUNT_KEYS
+    assert step["external_ips"]["not_found"] == step["nics"]["not_found"] == 1
     assert isinstance(step["duration_s"], float)
+    assert step["warnings"] == []
     ip_row, nic_row = networking_ids(stuck.n2, stuck)
-    assert step["repairs"] == [
+    for repair in step["repairs"]:
+        assert set(repair) >= REPAIR_KEYS
+    assert [{key: r[key] for key in REPAIR_KEYS} for r in step["repairs"]] == [
         {
             "zone_id": str(stuck.n2),
             "table": "external_ip",
             "row_id": str(ip_row),
             "result": "not_found",
-            "action": "recorded as soft-deleted",
         },
         {
             "zone_id": str(stuck.n2),
             "table": "service_network_interface",
             "row_id": str(nic_row),
             "result": "not_found",
-            "action": "recorded as soft-deleted",
         },
     ]
 
     assert run(["status"]) == 0
     out = capsys.readouterr().out
     assert "status:           completed (1 step)" in out
-    assert "repairs:          2 row(s)" in out
+    assert "never created:    2 row(s) of expunged zones" in out
+    assert "2 repair(s) first met by this run" in out
+
+    # The next run counts the same rows without listing them again.
+    assert run(["execute", "--json"]) == 0
+    [step] = json.loads(capsys.readouterr().out)["steps"]
+    assert set(step) >= STEP_KEYS
+    assert step["external_ips"]["not_found"] == step["nics"]["not_found"] == 1
+    assert step["repairs"] == []
+    assert step["warnings"] == []
+    assert run(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "never created:    2 row(s) of expunged zones" in out
+    assert "0 repair(s) first met by this run" in out
+
+
+def test_execute_text_lists_repairs(stuck: Race, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert run(["execute"]) == 0
+    out = capsys.readouterr().out
+    ip_row, nic_row = networking_ids(stuck.n2, stuck)
+    repairs = [line.strip() for line in out.splitlines() if line.strip().startswith("repair:")]
+    assert len(repairs) == 2
+    assert f"zone {stuck.n2} external_ip row {ip_row}: not_found" in repairs[0]
+    assert f"zone {stuck.n2} service_network_interface row {nic_row}: not_found" in repairs[1]
+    assert all("nothing written" in line for line in repairs)
 
 
 def test_failed_execute_json_exit_1(stuck: Race, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,6 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from reconfigurator.db import migrate
 from reconfigurator.db.retry import RetryPolicy, run_transaction
 from reconfigurator.db.schema import external_ip_table, metadata
+from reconfigurator.errors import RecordNotFound
+from reconfigurator.executor import Executor, MissingRowPolicy
+from tests.db_support import make_target, row_by_id, snapshot
+from tests.race import build_race, networking_ids
 from tests.rows import NOW, external_ip_row
 
 pytestmark = pytest.mark.cockroachdb
@@ -30,8 +34,9 @@ def test_partial_unique_index(crdb_engine: Engine) -> None:
     first = external_ip_row(ip="192.0.2.40")
     with crdb_engine.begin() as conn:
         conn.execute(table.insert(), [first])
-    with pytest.raises(IntegrityError), crdb_engine.begin() as conn:
+    with pytest.raises(IntegrityError) as info, crdb_engine.begin() as conn:
         conn.execute(table.insert(), [external_ip_row(ip="192.0.2.40")])
+    assert "external_ip_unique" in str(info.value.orig)
     with crdb_engine.begin() as conn:
         conn.execute(table.update().where(table.c.id == first["id"]).values(time_deleted=NOW))
         conn.execute(table.insert(), [external_ip_row(ip="192.0.2.40")])
@@ -51,11 +56,6 @@ def test_retry_on_injected_restart(crdb_engine: Engine) -> None:
 
 
 def test_race_converges_on_cockroachdb(crdb_engine: Engine) -> None:
-    from reconfigurator.errors import RecordNotFound
-    from reconfigurator.executor import Executor, MissingRowPolicy
-    from tests.db_support import make_target
-    from tests.race import build_race
-
     race = build_race(crdb_engine)
     make_target(crdb_engine, race.a)
     assert Executor(crdb_engine).execute().succeeded
@@ -64,11 +64,27 @@ def test_race_converges_on_cockroachdb(crdb_engine: Engine) -> None:
     stuck = Executor(crdb_engine, missing_rows=MissingRowPolicy.FAIL).execute()
     assert isinstance(stuck.exception, RecordNotFound)
     assert stuck.exception.zone_id == race.n2
+
     report = Executor(crdb_engine).execute()
     assert report.succeeded, report.error
-    assert len(report.steps[0].details["repairs"]) == 2
+    n2_ip, n2_nic = networking_ids(race.n2, race)
+    assert [(r["table"], r["row_id"]) for r in report.steps[0].details["repairs"]] == [
+        ("external_ip", str(n2_ip)),
+        ("service_network_interface", str(n2_nic)),
+    ]
+    # Nothing stands for N2 in the upstream tables, live or soft-deleted.
+    assert row_by_id(crdb_engine, "external_ip", n2_ip) is None
+    assert row_by_id(crdb_engine, "network_interface", n2_nic) is None
+
+    before = snapshot(crdb_engine)
     again = Executor(crdb_engine).execute()
-    assert again.steps[0].details["external_ips"]["created"] == 0
+    assert again.succeeded, again.error
+    details = again.steps[0].details
+    assert details["repairs"] == []
+    for table in ("external_ips", "nics"):
+        assert details[table]["not_found"] == 1
+        assert details[table]["created"] == 0
+    assert snapshot(crdb_engine) == before
 
 
 def test_sim_on_cockroachdb(crdb_engine: Engine) -> None:

@@ -1,4 +1,6 @@
-"""Every kind of real inconsistency fails loudly, names zone/row/owner, and writes nothing."""
+"""Every kind of real inconsistency fails loudly with its kind, names the zone, the row and
+the owner, and writes nothing. A service NIC is matched as upstream matches it: by its
+addresses, MAC, slot and primary flag."""
 
 from __future__ import annotations
 
@@ -7,21 +9,25 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import Table, update
 from sqlalchemy.engine import Engine
 
 from reconfigurator.blueprint.model import Blueprint
-from reconfigurator.db.schema import external_ip_table, service_network_interface_table
+from reconfigurator.db.schema import external_ip_table, network_interface_table
 from reconfigurator.errors import (
     Conflict,
+    ConflictKind,
     ExternalNetworkingConflict,
     NotCurrentTarget,
     TargetDisabled,
 )
-from reconfigurator.executor import Executor
+from reconfigurator.executor import EXTERNAL_NETWORKING_STEP, ExecutionReport, Executor
+from reconfigurator.fixed_data import SERVICE_SUBNETS, ServiceKind
 from tests.blueprint_builder import RackBuilder, SledHandle
-from tests.db_support import make_target, seed_service_range, snapshot
+from tests.db_support import live_rows, make_target, row_by_id, seed_service_range, snapshot
 from tests.rows import NOW, external_ip_row, nic_row
+
+NIC_TABLE = "service_network_interface"
 
 
 @dataclass
@@ -48,19 +54,47 @@ def setup(engine: Engine) -> Setup:
     return Setup(engine, rack, sled, executed, nexus, dns)
 
 
-def _insert(engine: Engine, table: Any, row: dict[str, Any]) -> None:
+def _insert(engine: Engine, table: Table, row: dict[str, Any]) -> None:
     with engine.begin() as conn:
         conn.execute(table.insert(), [row])
 
 
-def _fails_with_conflict(setup: Setup, child: Blueprint) -> list[Conflict]:
+def _update(engine: Engine, table: Table, row_id: uuid.UUID, **values: Any) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(table).where(table.c.id == row_id).values(**values))
+
+
+def _fails_with_conflicts(setup: Setup, child: Blueprint) -> list[Conflict]:
+    """Make ``child`` the target and run it: it fails, writes nothing, and reports each
+    conflict with its kind."""
     make_target(setup.engine, child)
     before = snapshot(setup.engine)
     report = Executor(setup.engine).execute()
     assert report.outcome == "failed"
+    assert report.failed_step == EXTERNAL_NETWORKING_STEP
     assert isinstance(report.exception, ExternalNetworkingConflict)
     assert snapshot(setup.engine) == before, "a failed run must not write anything"
-    return report.exception.conflicts
+    conflicts = report.exception.conflicts
+    assert report.steps[0].details["conflicts"] == [
+        {
+            "zone_id": str(c.zone_id),
+            "table": c.table,
+            "row_id": str(c.row_id),
+            "owner": str(c.owner) if c.owner is not None else None,
+            "kind": c.kind.value,
+            "detail": c.detail,
+        }
+        for c in conflicts
+    ]
+    return conflicts
+
+
+def _fails_with_one_conflict(setup: Setup, child: Blueprint) -> Conflict:
+    [conflict] = _fails_with_conflicts(setup, child)
+    assert str(conflict.zone_id) in str(conflict) and str(conflict.row_id) in str(conflict)
+    if conflict.owner is not None:
+        assert str(conflict.owner) in str(conflict)
+    return conflict
 
 
 def _new_nexus(setup: Setup, **kwargs: Any) -> tuple[uuid.UUID, Blueprint]:
@@ -68,81 +102,81 @@ def _new_nexus(setup: Setup, **kwargs: Any) -> tuple[uuid.UUID, Blueprint]:
     return zone, setup.rack.build()
 
 
-def test_ip_held_by_another_live_parent(setup: Setup) -> None:
+def _ids(blueprint: Blueprint, zone_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
+    """(external IP row id, NIC row id) the blueprint records for the zone."""
+    zone = blueprint.zone(zone_id)
+    assert zone is not None and zone.external_ip is not None and zone.nic is not None
+    return zone.external_ip.id, zone.nic.id
+
+
+def _succeeds(setup: Setup, child: Blueprint) -> ExecutionReport:
+    make_target(setup.engine, child)
+    report = Executor(setup.engine).execute()
+    assert report.succeeded, report.error
+    return report
+
+
+# --- external IPs -------------------------------------------------------------------------
+
+
+def test_external_ip_held_by_another_live_parent(setup: Setup) -> None:
     squatter = uuid.uuid4()
     _insert(setup.engine, external_ip_table, external_ip_row(parent_id=squatter, ip="192.0.2.200"))
     zone, child = _new_nexus(setup, ip="192.0.2.200")
-    [conflict] = _fails_with_conflict(setup, child)
-    assert conflict.zone_id == zone
-    assert conflict.table == "external_ip"
-    assert conflict.owner == squatter
+    conflict = _fails_with_one_conflict(setup, child)
+    assert conflict.kind is ConflictKind.EXTERNAL_IP_HELD
+    assert (conflict.zone_id, conflict.table, conflict.row_id, conflict.owner) == (
+        zone,
+        "external_ip",
+        _ids(child, zone)[0],
+        squatter,
+    )
     assert "192.0.2.200" in conflict.detail
-    assert str(zone) in str(conflict) and str(squatter) in str(conflict)
 
 
-def test_zone_already_holds_a_different_ip(setup: Setup) -> None:
+def test_zone_already_holds_a_different_external_ip(setup: Setup) -> None:
     zone_id = uuid.uuid4()
     stray = external_ip_row(parent_id=zone_id, ip="192.0.2.201")
     _insert(setup.engine, external_ip_table, stray)
     zone, child = _new_nexus(setup, zone_id=zone_id)
-    conflicts = _fails_with_conflict(setup, child)
-    assert [(c.zone_id, c.row_id) for c in conflicts] == [(zone, stray["id"])]
-    assert "different live external IP 192.0.2.201" in conflicts[0].detail
-
-
-def test_nic_ip_taken(setup: Setup) -> None:
-    squatter = uuid.uuid4()
-    _insert(
-        setup.engine,
-        service_network_interface_table,
-        nic_row(service_id=squatter, ipv4="172.30.2.100", mac=0xA840_25FF_9000),
-    )
-    zone, child = _new_nexus(setup, nic_ip="172.30.2.100")
-    [conflict] = _fails_with_conflict(setup, child)
-    assert (conflict.zone_id, conflict.table, conflict.owner) == (
+    conflict = _fails_with_one_conflict(setup, child)
+    assert conflict.kind is ConflictKind.ZONE_HOLDS_OTHER_ROW
+    assert (conflict.zone_id, conflict.table, conflict.row_id, conflict.owner) == (
         zone,
-        "service_network_interface",
-        squatter,
+        "external_ip",
+        stray["id"],
+        zone,
     )
-    assert "NIC IP 172.30.2.100" in conflict.detail
-
-
-def test_mac_taken(setup: Setup) -> None:
-    squatter = uuid.uuid4()
-    _insert(
-        setup.engine,
-        service_network_interface_table,
-        nic_row(service_id=squatter, ipv4="172.30.2.101", mac=0xA840_25FF_9001),
-    )
-    zone, child = _new_nexus(setup, mac=0xA840_25FF_9001)
-    [conflict] = _fails_with_conflict(setup, child)
-    assert (conflict.zone_id, conflict.owner) == (zone, squatter)
-    assert "MAC" in conflict.detail
-
-
-def test_slot_taken(setup: Setup) -> None:
-    zone_id = uuid.uuid4()
-    other = nic_row(service_id=zone_id, ipv4="172.30.2.102", mac=0xA840_25FF_9002, slot=0)
-    _insert(setup.engine, service_network_interface_table, other)
-    zone, child = _new_nexus(setup, zone_id=zone_id)
-    [conflict] = _fails_with_conflict(setup, child)
-    assert (conflict.zone_id, conflict.row_id) == (zone, other["id"])
-    assert "different live slot" in conflict.detail
+    assert "different live external IP 192.0.2.201" in conflict.detail
 
 
 def test_blueprint_row_soft_deleted_for_in_service_zone(setup: Setup) -> None:
-    nexus = setup.executed.zone(setup.nexus)
-    assert nexus is not None and nexus.external_ip is not None
-    with setup.engine.begin() as conn:
-        conn.execute(
-            update(external_ip_table)
-            .where(external_ip_table.c.id == nexus.external_ip.id)
-            .values(time_deleted=NOW)
-        )
-    child = setup.rack.build()
-    [conflict] = _fails_with_conflict(setup, child)
-    assert (conflict.zone_id, conflict.row_id) == (setup.nexus, nexus.external_ip.id)
+    ip_id, _ = _ids(setup.executed, setup.nexus)
+    _update(setup.engine, external_ip_table, ip_id, time_deleted=NOW)
+    conflict = _fails_with_one_conflict(setup, setup.rack.build())
+    assert conflict.kind is ConflictKind.ROW_SOFT_DELETED
+    assert (conflict.zone_id, conflict.table, conflict.row_id, conflict.owner) == (
+        setup.nexus,
+        "external_ip",
+        ip_id,
+        setup.nexus,
+    )
     assert "soft-deleted" in conflict.detail
+
+
+def test_live_external_ip_differs_from_blueprint(setup: Setup) -> None:
+    ip_id, _ = _ids(setup.executed, setup.nexus)
+    _update(setup.engine, external_ip_table, ip_id, ip="192.0.2.250")
+    conflict = _fails_with_one_conflict(setup, setup.rack.build())
+    assert conflict.kind is ConflictKind.ROW_MISMATCH
+    assert (conflict.zone_id, conflict.table, conflict.row_id, conflict.owner) == (
+        setup.nexus,
+        "external_ip",
+        ip_id,
+        setup.nexus,
+    )
+    assert "differs from the blueprint" in conflict.detail
+    assert "192.0.2.250" in conflict.detail
 
 
 def test_row_id_belongs_to_another_zone(setup: Setup) -> None:
@@ -150,92 +184,284 @@ def test_row_id_belongs_to_another_zone(setup: Setup) -> None:
     row = external_ip_row(parent_id=owner, ip="192.0.2.202")
     _insert(setup.engine, external_ip_table, row)
     zone = setup.rack.add_zone(setup.sled, "nexus", pool=setup.sled.pools[3])
-    doc = setup.rack.zone_doc(zone)
-    doc["zone_type"]["external_ip"]["id"] = str(row["id"])
+    setup.rack.zone_doc(zone)["zone_type"]["external_ip"]["id"] = str(row["id"])
+    conflict = _fails_with_one_conflict(setup, setup.rack.build())
+    assert conflict.kind is ConflictKind.ROW_OWNED_BY_OTHER
+    assert (conflict.zone_id, conflict.table, conflict.row_id, conflict.owner) == (
+        zone,
+        "external_ip",
+        row["id"],
+        owner,
+    )
+    assert "belongs to another parent" in conflict.detail
+
+
+def test_ip_outside_every_service_range(setup: Setup) -> None:
+    zone, child = _new_nexus(setup, ip="203.0.113.9")
+    conflict = _fails_with_one_conflict(setup, child)
+    assert conflict.kind is ConflictKind.OUTSIDE_SERVICE_POOL
+    assert (conflict.zone_id, conflict.table, conflict.row_id, conflict.owner) == (
+        zone,
+        "external_ip",
+        _ids(child, zone)[0],
+        None,
+    )
+    assert "203.0.113.9 is outside every live range" in conflict.detail
+
+
+def test_external_ip_claimed_twice_in_one_blueprint(setup: Setup) -> None:
+    first = setup.rack.add_zone(setup.sled, "nexus", pool=setup.sled.pools[3], ip="192.0.2.210")
+    second = setup.rack.add_zone(setup.sled, "nexus", pool=setup.sled.pools[3], ip="192.0.2.210")
     child = setup.rack.build()
-    conflicts = _fails_with_conflict(setup, child)
-    assert any(
-        c.zone_id == zone
-        and c.row_id == row["id"]
-        and c.owner == owner
-        and "belongs to another zone" in c.detail
-        for c in conflicts
+    conflict = _fails_with_one_conflict(setup, child)
+    assert conflict.kind is ConflictKind.CLAIMED_IN_BLUEPRINT
+    # The later zone in executor order is refused, naming the earlier one.
+    assert {conflict.zone_id, conflict.owner} == {first, second}
+    assert conflict.table == "external_ip"
+    assert conflict.row_id == _ids(child, conflict.zone_id)[0]
+    assert "192.0.2.210" in conflict.detail
+
+
+# --- service NICs -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", ["ipv4", "ipv6"])
+def test_nic_address_held_by_another_live_row(setup: Setup, family: str) -> None:
+    squatter = uuid.uuid4()
+    subnet = SERVICE_SUBNETS[ServiceKind.NEXUS]
+    if family == "ipv4":
+        address = str(subnet.ipv4.network_address + 100)
+        held = nic_row(parent_id=squatter, ip=address, mac=0xA840_25FF_9000)
+        zone, child = _new_nexus(setup, nic_ip=address)
+    else:
+        address = str(subnet.ipv6.network_address + 100)
+        held = nic_row(parent_id=squatter, ip=None, ipv6=address, mac=0xA840_25FF_9000)
+        zone, child = _new_nexus(setup, stack="dual", nic_ipv6=address)
+    _insert(setup.engine, network_interface_table, held)
+    conflict = _fails_with_one_conflict(setup, child)
+    assert conflict.kind is ConflictKind.NIC_IP_HELD
+    assert (conflict.zone_id, conflict.table, conflict.row_id, conflict.owner) == (
+        zone,
+        NIC_TABLE,
+        _ids(child, zone)[1],
+        squatter,
+    )
+    assert f"NIC IP {address}" in conflict.detail
+    assert str(held["id"]) in conflict.detail
+
+
+def test_mac_held_by_another_live_row(setup: Setup) -> None:
+    squatter = uuid.uuid4()
+    held = nic_row(parent_id=squatter, ip="172.30.2.101", mac=0xA840_25FF_9001)
+    _insert(setup.engine, network_interface_table, held)
+    zone, child = _new_nexus(setup, mac=0xA840_25FF_9001)
+    conflict = _fails_with_one_conflict(setup, child)
+    assert conflict.kind is ConflictKind.MAC_HELD
+    assert (conflict.zone_id, conflict.table, conflict.row_id, conflict.owner) == (
+        zone,
+        NIC_TABLE,
+        _ids(child, zone)[1],
+        squatter,
+    )
+    assert "MAC" in conflict.detail and str(held["id"]) in conflict.detail
+
+
+def test_zone_holds_another_nic_in_its_slot(setup: Setup) -> None:
+    zone_id = uuid.uuid4()
+    other = nic_row(parent_id=zone_id, ip="172.30.2.102", mac=0xA840_25FF_9002, slot=0)
+    _insert(setup.engine, network_interface_table, other)
+    zone, child = _new_nexus(setup, zone_id=zone_id)
+    conflict = _fails_with_one_conflict(setup, child)
+    assert conflict.kind is ConflictKind.ZONE_HOLDS_OTHER_ROW
+    assert (conflict.zone_id, conflict.table, conflict.row_id, conflict.owner) == (
+        zone,
+        NIC_TABLE,
+        other["id"],
+        zone,
+    )
+    assert "172.30.2.102" in conflict.detail
+
+
+def test_nic_of_the_zone_differing_in_ipv6_is_refused(setup: Setup) -> None:
+    # Same IPv4, MAC, slot and primary flag as the blueprint, but another IPv6 address.
+    zone_id = uuid.uuid4()
+    subnet = SERVICE_SUBNETS[ServiceKind.NEXUS]
+    zone, child = _new_nexus(setup, zone_id=zone_id, stack="dual")
+    wanted = child.zone(zone)
+    assert wanted is not None and wanted.nic is not None and wanted.nic.ipv6 is not None
+    other_ipv6 = str(subnet.ipv6.network_address + 200)
+    assert other_ipv6 != str(wanted.nic.ipv6)
+    other = nic_row(
+        parent_id=zone_id,
+        ip=str(wanted.nic.ip),
+        ipv6=other_ipv6,
+        mac=wanted.nic.mac_int,
+        slot=wanted.nic.slot,
+        is_primary=wanted.nic.primary,
+    )
+    _insert(setup.engine, network_interface_table, other)
+    conflict = _fails_with_one_conflict(setup, child)
+    assert conflict.kind is ConflictKind.ZONE_HOLDS_OTHER_ROW
+    assert (conflict.zone_id, conflict.table, conflict.row_id, conflict.owner) == (
+        zone,
+        NIC_TABLE,
+        other["id"],
+        zone,
+    )
+    assert other_ipv6 in conflict.detail
+
+
+def test_own_nic_given_an_ipv6_address_the_blueprint_lacks_is_refused(setup: Setup) -> None:
+    _, nic_id = _ids(setup.executed, setup.nexus)
+    added = str(SERVICE_SUBNETS[ServiceKind.NEXUS].ipv6.network_address + 300)
+    _update(setup.engine, network_interface_table, nic_id, ipv6=added)
+    conflict = _fails_with_one_conflict(setup, setup.rack.build())
+    assert conflict.kind is ConflictKind.ROW_MISMATCH
+    assert (conflict.zone_id, conflict.table, conflict.row_id, conflict.owner) == (
+        setup.nexus,
+        NIC_TABLE,
+        nic_id,
+        setup.nexus,
+    )
+    assert added in conflict.detail
+
+
+def test_nic_row_of_another_zone_with_the_blueprints_id(setup: Setup) -> None:
+    owner = uuid.uuid4()
+    row = nic_row(parent_id=owner, ip="172.30.2.103", mac=0xA840_25FF_9003)
+    _insert(setup.engine, network_interface_table, row)
+    zone = setup.rack.add_zone(setup.sled, "nexus", pool=setup.sled.pools[3])
+    setup.rack.zone_doc(zone)["zone_type"]["nic"]["id"] = str(row["id"])
+    conflict = _fails_with_one_conflict(setup, setup.rack.build())
+    assert conflict.kind is ConflictKind.ROW_OWNED_BY_OTHER
+    assert (conflict.zone_id, conflict.table, conflict.row_id, conflict.owner) == (
+        zone,
+        NIC_TABLE,
+        row["id"],
+        owner,
     )
 
 
-def test_expunged_zone_row_id_belongs_to_another_zone(setup: Setup) -> None:
-    dns = setup.executed.zone(setup.dns)
-    assert dns is not None and dns.nic is not None
-    owner = uuid.uuid4()
-    with setup.engine.begin() as conn:
-        conn.execute(
-            update(service_network_interface_table)
-            .where(service_network_interface_table.c.id == dns.nic.id)
-            .values(service_id=owner)
-        )
-    setup.rack.expunge_zone(setup.dns)
+def test_nic_address_claimed_twice_in_one_blueprint(setup: Setup) -> None:
+    first = setup.rack.add_zone(setup.sled, "nexus", pool=setup.sled.pools[3], nic_ip="172.30.2.99")
+    second = setup.rack.add_zone(
+        setup.sled, "nexus", pool=setup.sled.pools[3], nic_ip="172.30.2.99"
+    )
     child = setup.rack.build()
-    [conflict] = _fails_with_conflict(setup, child)
-    assert (conflict.zone_id, conflict.row_id, conflict.owner) == (setup.dns, dns.nic.id, owner)
+    conflict = _fails_with_one_conflict(setup, child)
+    assert conflict.kind is ConflictKind.CLAIMED_IN_BLUEPRINT
+    assert {conflict.zone_id, conflict.owner} == {first, second}
+    assert conflict.table == NIC_TABLE
+    assert conflict.row_id == _ids(child, conflict.zone_id)[1]
+    assert "NIC IP 172.30.2.99" in conflict.detail
+
+
+def test_nic_of_the_zone_with_another_id_is_accepted_with_a_warning(setup: Setup) -> None:
+    zone_id = uuid.uuid4()
+    zone, child = _new_nexus(setup, zone_id=zone_id)
+    _, blueprint_nic_id = _ids(child, zone)
+    wanted = child.zone(zone)
+    assert wanted is not None and wanted.nic is not None
+    existing = nic_row(
+        parent_id=zone_id,
+        ip=str(wanted.nic.ip),
+        mac=wanted.nic.mac_int,
+        slot=wanted.nic.slot,
+        is_primary=wanted.nic.primary,
+    )
+    _insert(setup.engine, network_interface_table, existing)
+
+    step = _succeeds(setup, child).step(EXTERNAL_NETWORKING_STEP).details
+    assert step["nics"]["created"] == 0
+    assert step["external_ips"]["created"] == 1
+    [warning] = step["warnings"]
+    assert (warning["zone_id"], warning["table"], warning["row_id"]) == (
+        str(zone),
+        NIC_TABLE,
+        str(existing["id"]),
+    )
+    assert warning["blueprint_row_id"] == str(blueprint_nic_id)
+    assert f"row id {existing['id']}" in warning["detail"]
+    assert [r.id for r in live_rows(setup.engine, "network_interface", zone)] == [existing["id"]]
+    assert row_by_id(setup.engine, "network_interface", blueprint_nic_id) is None
+
+    # Accepted for good: the next run writes nothing and warns again.
+    before = snapshot(setup.engine)
+    again = Executor(setup.engine).execute()
+    assert again.succeeded, again.error
+    assert len(again.step(EXTERNAL_NETWORKING_STEP).details["warnings"]) == 1
+    assert snapshot(setup.engine) == before
+
+
+def test_own_nic_in_another_subnet_is_accepted_with_a_warning(setup: Setup) -> None:
+    _, nic_id = _ids(setup.executed, setup.nexus)
+    elsewhere = uuid.uuid4()
+    _update(setup.engine, network_interface_table, nic_id, subnet_id=elsewhere)
+    make_target(setup.engine, setup.rack.build())
+    before = snapshot(setup.engine)
+    report = Executor(setup.engine).execute()
+    assert report.succeeded, report.error
+    assert snapshot(setup.engine) == before
+    step = report.step(EXTERNAL_NETWORKING_STEP).details
+    assert step["nics"]["unchanged"] == 3
+    [warning] = step["warnings"]
+    assert (warning["zone_id"], warning["row_id"]) == (str(setup.nexus), str(nic_id))
+    assert f"subnet {elsewhere}" in warning["detail"]
+
+
+# --- expunged zones -----------------------------------------------------------------------
+
+
+def test_expunged_zone_row_id_belongs_to_another_zone(setup: Setup) -> None:
+    _, nic_id = _ids(setup.executed, setup.dns)
+    owner = uuid.uuid4()
+    _update(setup.engine, network_interface_table, nic_id, parent_id=owner)
+    setup.rack.expunge_zone(setup.dns)
+    conflict = _fails_with_one_conflict(setup, setup.rack.build())
+    assert conflict.kind is ConflictKind.ROW_OWNED_BY_OTHER
+    assert (conflict.zone_id, conflict.table, conflict.row_id, conflict.owner) == (
+        setup.dns,
+        NIC_TABLE,
+        nic_id,
+        owner,
+    )
 
 
 def test_soft_deleted_row_of_another_zone_recorded_for_an_expunged_zone(setup: Setup) -> None:
     # Already soft-deleted rows of expunged zones are only counted, but one whose parent is
     # not the zone is still an inconsistency, and is reported.
-    dns = setup.executed.zone(setup.dns)
-    assert dns is not None and dns.external_ip is not None
+    ip_id, _ = _ids(setup.executed, setup.dns)
     owner = uuid.uuid4()
-    with setup.engine.begin() as conn:
-        conn.execute(
-            update(external_ip_table)
-            .where(external_ip_table.c.id == dns.external_ip.id)
-            .values(parent_id=owner, time_deleted=NOW)
-        )
+    _update(setup.engine, external_ip_table, ip_id, parent_id=owner, time_deleted=NOW)
     setup.rack.expunge_zone(setup.dns)
-    [conflict] = _fails_with_conflict(setup, setup.rack.build())
-    assert (conflict.zone_id, conflict.row_id, conflict.owner) == (
+    conflict = _fails_with_one_conflict(setup, setup.rack.build())
+    assert conflict.kind is ConflictKind.ROW_OWNED_BY_OTHER
+    assert (conflict.zone_id, conflict.table, conflict.row_id, conflict.owner) == (
         setup.dns,
-        dns.external_ip.id,
+        "external_ip",
+        ip_id,
         owner,
     )
-    assert "belongs to another zone" in conflict.detail
+    assert "belongs to another parent" in conflict.detail
 
 
 def test_row_id_of_a_never_created_expunged_zone_reused_by_a_new_zone(setup: Setup) -> None:
-    # The expunged zone's rows were never created, so under the default policy they would be
-    # recorded as deleted; the new zone wants a live row with the same id. One id, one row:
-    # a conflict naming both zones, not a raw unique violation.
+    # The expunged zone's row was never created; the new zone wants a live row with the same
+    # id. Creating it would make the expunged zone's row id name another zone's row, and every
+    # later run would fail on it: one id, one row, so a conflict naming both zones.
     ghost = setup.rack.add_zone(setup.sled, "nexus", pool=setup.sled.pools[3])
     setup.rack.expunge_zone(ghost)
     ghost_ip_id = setup.rack.zone_doc(ghost)["zone_type"]["external_ip"]["id"]
     zone = setup.rack.add_zone(setup.sled, "nexus", pool=setup.sled.pools[3])
     setup.rack.zone_doc(zone)["zone_type"]["external_ip"]["id"] = ghost_ip_id
-    [conflict] = _fails_with_conflict(setup, setup.rack.build())
+    conflict = _fails_with_one_conflict(setup, setup.rack.build())
+    assert conflict.kind is ConflictKind.CLAIMED_IN_BLUEPRINT
     assert conflict.table == "external_ip"
     assert str(conflict.row_id) == ghost_ip_id
     assert {conflict.zone_id, conflict.owner} == {zone, ghost}
-    assert "cannot be created for both" in conflict.detail
 
 
-def test_ip_outside_every_service_range(setup: Setup) -> None:
-    zone, child = _new_nexus(setup, ip="203.0.113.9")
-    [conflict] = _fails_with_conflict(setup, child)
-    assert conflict.zone_id == zone
-    assert "outside every service IP pool range" in conflict.detail
-
-
-def test_live_row_differs_from_blueprint(setup: Setup) -> None:
-    nexus = setup.executed.zone(setup.nexus)
-    assert nexus is not None and nexus.external_ip is not None
-    with setup.engine.begin() as conn:
-        conn.execute(
-            update(external_ip_table)
-            .where(external_ip_table.c.id == nexus.external_ip.id)
-            .values(ip="192.0.2.250")
-        )
-    [conflict] = _fails_with_conflict(setup, setup.rack.build())
-    assert conflict.zone_id == setup.nexus
-    assert "differs from the blueprint" in conflict.detail
+# --- several at once; runs that may not write ---------------------------------------------
 
 
 def test_all_conflicts_are_reported_together(setup: Setup) -> None:
@@ -243,15 +469,17 @@ def test_all_conflicts_are_reported_together(setup: Setup) -> None:
     _insert(setup.engine, external_ip_table, external_ip_row(parent_id=squatter, ip="192.0.2.203"))
     first = setup.rack.add_zone(setup.sled, "nexus", pool=setup.sled.pools[3], ip="192.0.2.203")
     second = setup.rack.add_zone(setup.sled, "nexus", pool=setup.sled.pools[3], ip="203.0.113.10")
-    conflicts = _fails_with_conflict(setup, setup.rack.build())
-    assert {c.zone_id for c in conflicts} == {first, second}
+    conflicts = _fails_with_conflicts(setup, setup.rack.build())
+    assert sorted((c.zone_id, c.kind) for c in conflicts) == sorted(
+        [(first, ConflictKind.EXTERNAL_IP_HELD), (second, ConflictKind.OUTSIDE_SERVICE_POOL)]
+    )
 
 
 def test_not_current_target_writes_nothing(setup: Setup) -> None:
     setup.rack.expunge_zone(setup.nexus)
     child = setup.rack.build()
     make_target(setup.engine, child)
-    before = snapshot(setup.engine, ("external_ip", "service_network_interface"))
+    before = snapshot(setup.engine)
     report = Executor(setup.engine).execute(setup.executed.id)
     assert isinstance(report.exception, NotCurrentTarget)
     assert report.exception.current_target_id == child.id

@@ -57,7 +57,9 @@ def test_statement_count_is_the_same_at_10_and_1000_zones(db_server: DatabaseSer
     assert len(small_converging) == len(large_converging)
     assert small_converging == large_converging
     assert len(small_noop) == len(large_noop)
-    assert len(large_converging) <= 12
+    # Target and blueprint reads, the run's record (start, end), the target check, three
+    # reads, two soft-deletes, two inserts, the ranges' generations and the repair record.
+    assert len(large_converging) <= 14
     assert len(large_noop) < len(large_converging)
 
 

@@ -42,6 +42,9 @@ def test_steps_run_in_order_with_their_details(executor: Executor) -> None:
         "Deploy DNS records",
         "Nothing to report",
     ]
+    first = report.steps[0].details
+    assert first["external_ips"]["created"] == first["nics"]["created"] == 5
+    assert (first["repairs"], first["warnings"]) == ([], [])
     assert seen == ["dns", "quiet"]
     assert report.steps[1].details == {"zones": 5}
     assert report.to_json()["steps"][1]["zones"] == 5

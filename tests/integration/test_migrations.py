@@ -8,8 +8,11 @@ from sqlalchemy import CheckConstraint, Index, inspect, text
 from sqlalchemy.engine import Engine
 
 from reconfigurator.db import migrate
-from reconfigurator.db.schema import metadata
-from reconfigurator.fixed_data import SERVICE_IP_POOL_ID, SERVICE_IP_POOL_NAME
+from reconfigurator.db.schema import (
+    SERVICE_NETWORK_INTERFACE_VIEW_SQL,
+    metadata,
+    service_network_interface_view,
+)
 
 
 def _tables(engine: Engine) -> set[str]:
@@ -33,7 +36,7 @@ def test_upgrade_downgrade_upgrade(empty_engine: Engine) -> None:
     migrate.upgrade(empty_engine)
     assert migrate.current_revision(empty_engine) == migrate.head_revision()
     assert set(metadata.tables) <= _tables(empty_engine)
-    assert len(_enum_types(empty_engine)) == 8
+    assert len(_enum_types(empty_engine)) == 11
 
     migrate.downgrade(empty_engine, "base")
     assert migrate.current_revision(empty_engine) is None
@@ -94,12 +97,66 @@ def test_check_constraints_and_partial_indexes_agree(engine: Engine) -> None:
     }
     assert model_checks == db_checks
     assert model_partial == db_partial
-    assert len(model_partial) == 10
+    assert len(model_partial) == 15
 
 
-def test_service_pool_is_seeded(engine: Engine) -> None:
-    with engine.connect() as conn:
-        rows = conn.execute(text("SELECT id, name, assignment FROM ip_pool")).all()
-    assert [(r.id, r.name, r.assignment) for r in rows] == [
-        (SERVICE_IP_POOL_ID, SERVICE_IP_POOL_NAME, "system_services")
+def test_upstream_names_of_constraints_and_indexes(engine: Engine) -> None:
+    """The tables shared with upstream carry upstream's CHECK and index names."""
+    inspector = inspect(engine)
+    checks = {
+        table: {c["name"] for c in inspector.get_check_constraints(table)}
+        for table in ("external_ip", "network_interface", "ip_pool_range")
+    }
+    indexes = {
+        table: {i["name"] for i in inspector.get_indexes(table)}
+        for table in ("external_ip", "network_interface", "ip_pool", "ip_pool_range")
+    }
+    assert checks["external_ip"] == {
+        "fips_and_services_need_names",
+        "fips_and_services_need_descriptions",
+        "null_project_id",
+        "null_snat_parent_id",
+        "ephemeral_kind_service",
+        "detached_null_parent_id",
+    }
+    assert {"at_least_one_ip_address", "transit_ips_require_ip_address"} <= checks[
+        "network_interface"
     ]
+    assert "check_address_order" in checks["ip_pool_range"]
+    assert {
+        "external_ip_unique",
+        "lookup_external_ip_by_parent",
+        "lookup_floating_ip_by_name",
+    } <= indexes["external_ip"]
+    assert {
+        "network_interface_subnet_id_ipv4_key",
+        "network_interface_subnet_id_ipv6_key",
+        "network_interface_vpc_id_mac_key",
+        "network_interface_parent_id_name_kind_key",
+        "network_interface_parent_id_slot_key",
+    } <= indexes["network_interface"]
+    assert "lookup_pool_by_name" in indexes["ip_pool"]
+    assert {
+        "lookup_pool_range_by_first_address",
+        "lookup_pool_range_by_last_address",
+    } <= indexes["ip_pool_range"]
+
+
+def test_service_network_interface_is_upstreams_view(engine: Engine) -> None:
+    inspector = inspect(engine)
+    assert "service_network_interface" in inspector.get_view_names()
+    assert "service_network_interface" not in inspector.get_table_names()
+    columns = [c["name"] for c in inspector.get_columns("service_network_interface")]
+    assert columns == [c.name for c in service_network_interface_view.columns]
+    with engine.connect() as conn:
+        definition = conn.execute(
+            text("SELECT pg_get_viewdef('service_network_interface'::regclass)")
+        ).scalar_one()
+    assert "kind = 'service'" in definition
+    assert "FROM network_interface" in SERVICE_NETWORK_INTERFACE_VIEW_SQL
+
+
+def test_a_fresh_database_has_no_service_pool(engine: Engine) -> None:
+    """Pools are created, with random ids, by the first range of their IP version."""
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM ip_pool")).scalar() == 0

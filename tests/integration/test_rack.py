@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from reconfigurator.blueprint.lint import lint
 from reconfigurator.cli.main import run
-from reconfigurator.db import rack, schema
+from reconfigurator.db import rack, schema, service_pools
 from reconfigurator.db.planning_input import load_planning_input
 from reconfigurator.db.retry import run_transaction
 from reconfigurator.errors import (
@@ -31,7 +31,7 @@ from reconfigurator.errors import (
     SledNotFound,
     SledNotInService,
 )
-from reconfigurator.fixed_data import SERVICE_IP_POOL_ID, SERVICE_IP_POOL_NAME
+from reconfigurator.fixed_data import SERVICE_IP_POOL_NAMES, IpVersion
 from reconfigurator.planner import (
     DiskPolicy,
     IpRange,
@@ -166,16 +166,29 @@ def test_id_prefixes(engine: Engine) -> None:
 
 
 def test_add_pool_ranges_and_reject_overlaps(engine: Engine) -> None:
-    first = tx(engine, lambda conn: rack.add_pool_range(conn, "192.0.2.10", "192.0.2.20"))
+    first = tx(engine, lambda conn: service_pools.add_pool_range(conn, "192.0.2.10", "192.0.2.20"))
     assert (first.first, first.last, first.size) == (
         IPv4Address("192.0.2.10"),
         IPv4Address("192.0.2.20"),
         11,
     )
-    assert first.ip_pool_id == SERVICE_IP_POOL_ID
-    adjacent = tx(engine, lambda conn: rack.add_pool_range(conn, "192.0.2.21", "192.0.2.21"))
-    v6 = tx(engine, lambda conn: rack.add_pool_range(conn, "fd00::1", "fd00::ff"))
+    adjacent = tx(
+        engine, lambda conn: service_pools.add_pool_range(conn, "192.0.2.21", "192.0.2.21")
+    )
+    v6 = tx(engine, lambda conn: service_pools.add_pool_range(conn, "fd00::1", "fd00::ff"))
     assert v6.size == 255
+    # One service pool per IP version, created by its first range, with a random id.
+    pools = tx(engine, service_pools.list_service_pools)
+    assert [(p.ip_version, p.name) for p in pools] == [
+        (IpVersion.V4, SERVICE_IP_POOL_NAMES[IpVersion.V4]),
+        (IpVersion.V6, SERVICE_IP_POOL_NAMES[IpVersion.V6]),
+    ]
+    assert first.ip_pool_id == adjacent.ip_pool_id == pools[0].id
+    assert v6.ip_pool_id == pools[1].id
+    assert pools[0].id != pools[1].id
+    # Each added range bumps its pool's generation; a new range starts at generation 0.
+    assert [p.rcgen for p in pools] == [2, 1]
+    assert {r.rcgen for r in tx(engine, service_pools.list_pool_ranges)} == {0}
 
     for lo, hi in [
         ("192.0.2.1", "192.0.2.10"),
@@ -183,20 +196,20 @@ def test_add_pool_ranges_and_reject_overlaps(engine: Engine) -> None:
         ("192.0.2.0", "192.0.3.0"),
     ]:
         with pytest.raises(IpRangeOverlap, match=str(first.id)) as info:
-            tx(engine, partial(rack.add_pool_range, first=lo, last=hi))
+            tx(engine, partial(service_pools.add_pool_range, first=lo, last=hi))
         assert info.value.existing == (first.first, first.last)
     with pytest.raises(IpRangeOverlap, match=str(adjacent.id)):
-        tx(engine, lambda conn: rack.add_pool_range(conn, "192.0.2.21", "192.0.2.30"))
+        tx(engine, lambda conn: service_pools.add_pool_range(conn, "192.0.2.21", "192.0.2.30"))
     with pytest.raises(IpRangeOverlap, match=str(v6.id)):
-        tx(engine, lambda conn: rack.add_pool_range(conn, "fd00::ff", "fd00::1:0"))
+        tx(engine, lambda conn: service_pools.add_pool_range(conn, "fd00::ff", "fd00::1:0"))
     with pytest.raises(InvalidIpRange, match="different families"):
-        tx(engine, lambda conn: rack.add_pool_range(conn, "192.0.2.100", "fd00::1:1"))
+        tx(engine, lambda conn: service_pools.add_pool_range(conn, "192.0.2.100", "fd00::1:1"))
     with pytest.raises(InvalidIpRange, match="first address is after the last"):
-        tx(engine, lambda conn: rack.add_pool_range(conn, "192.0.2.200", "192.0.2.100"))
+        tx(engine, lambda conn: service_pools.add_pool_range(conn, "192.0.2.200", "192.0.2.100"))
     with pytest.raises(InputError, match="not an IP address: 'nope'"):
-        tx(engine, lambda conn: rack.add_pool_range(conn, "nope", "192.0.2.100"))
+        tx(engine, lambda conn: service_pools.add_pool_range(conn, "nope", "192.0.2.100"))
 
-    ranges = tx(engine, rack.list_pool_ranges)
+    ranges = tx(engine, service_pools.list_pool_ranges)
     assert [r.id for r in ranges] == [first.id, adjacent.id, v6.id]
     assert ranges[2].first == IPv6Address("fd00::1")
 
@@ -210,6 +223,8 @@ def _silo_pool_with_range(conn: Connection, first: str, last: str, *, deleted: b
             description="",
             time_created=NOW,
             time_modified=NOW,
+            rcgen=1,
+            ip_version=IpVersion.V4,
             assignment=schema.IpPoolAssignment.SILOS,
         )
     )
@@ -222,6 +237,7 @@ def _silo_pool_with_range(conn: Connection, first: str, last: str, *, deleted: b
             first_address=first,
             last_address=last,
             ip_pool_id=pool_id,
+            rcgen=0,
         )
     )
 
@@ -229,16 +245,16 @@ def _silo_pool_with_range(conn: Connection, first: str, last: str, *, deleted: b
 def test_overlap_is_checked_against_every_pool_but_only_live_ranges(engine: Engine) -> None:
     tx(engine, lambda conn: _silo_pool_with_range(conn, "10.0.0.1", "10.0.0.9", deleted=False))
     with pytest.raises(IpRangeOverlap, match=re.escape("(10.0.0.1 - 10.0.0.9)")):
-        tx(engine, lambda conn: rack.add_pool_range(conn, "10.0.0.5", "10.0.0.6"))
-    gone = tx(engine, lambda conn: rack.add_pool_range(conn, "10.0.1.1", "10.0.1.9"))
+        tx(engine, lambda conn: service_pools.add_pool_range(conn, "10.0.0.5", "10.0.0.6"))
+    gone = tx(engine, lambda conn: service_pools.add_pool_range(conn, "10.0.1.1", "10.0.1.9"))
 
     def soft_delete(conn: Connection) -> None:
         table = schema.ip_pool_range_table
         conn.execute(update(table).where(table.c.id == gone.id).values(time_deleted=NOW))
 
     tx(engine, soft_delete)
-    again = tx(engine, lambda conn: rack.add_pool_range(conn, "10.0.1.1", "10.0.1.9"))
-    assert [r.id for r in tx(engine, rack.list_pool_ranges)] == [again.id]
+    again = tx(engine, lambda conn: service_pools.add_pool_range(conn, "10.0.1.1", "10.0.1.9"))
+    assert [r.id for r in tx(engine, service_pools.list_pool_ranges)] == [again.id]
     # Only the service pool's live ranges are planning input.
     loaded = tx(engine, load_planning_input)
     assert loaded.ip_ranges == (IpRange(IPv4Address("10.0.1.1"), IPv4Address("10.0.1.9")),)
@@ -255,7 +271,7 @@ def statements(engine: Engine) -> Iterator[list[str]]:
 
 def test_load_planning_input(engine: Engine, statements: list[str]) -> None:
     sleds = [tx(engine, partial(rack.add_sled, disks=n)) for n in (2, 3, 1)]
-    tx(engine, lambda conn: rack.add_pool_range(conn, "192.0.2.1", "192.0.2.50"))
+    tx(engine, lambda conn: service_pools.add_pool_range(conn, "192.0.2.1", "192.0.2.50"))
     tx(engine, lambda conn: rack.expunge_sled(conn, sleds[2].id))
     tx(engine, lambda conn: rack.expunge_disk(conn, sleds[1].disks[0].id))
 
@@ -353,14 +369,18 @@ def test_cli_disks(cli_env: Engine, capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_pool(cli_env: Engine, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "pool", "show")
     assert code == 0
-    assert out.splitlines()[0] == (
-        f"pool {SERVICE_IP_POOL_NAME} ({SERVICE_IP_POOL_ID}), assignment system_services"
+    assert out.strip() == (
+        "no service IP pool yet; the first `recon pool add-range FIRST LAST` creates one"
     )
-    assert "no ranges" in out
 
     code, out, _ = cli(capsys, "pool", "add-range", "192.0.2.1", "192.0.2.10")
     assert code == 0
-    assert out.strip().endswith(": 192.0.2.1 - 192.0.2.10 (10 addresses)")
+    (pool,) = tx(cli_env, service_pools.list_service_pools)
+    assert out.strip().endswith(f": 192.0.2.1 - 192.0.2.10 (10 addresses) to pool {pool.id}")
+    code, out, _ = cli(capsys, "pool", "show")
+    assert out.splitlines()[0] == (
+        f"pool {SERVICE_IP_POOL_NAMES[IpVersion.V4]} ({pool.id}), v4, assignment system_services"
+    )
     code, out, err = cli(capsys, "pool", "add-range", "192.0.2.5", "192.0.2.20")
     assert code == 2
     assert out == ""
@@ -369,11 +389,19 @@ def test_cli_pool(cli_env: Engine, capsys: pytest.CaptureFixture[str]) -> None:
 
     code, out, _ = cli(capsys, "pool", "show", "--json")
     data = json.loads(out)
-    assert data["name"] == SERVICE_IP_POOL_NAME
+    (pool_json,) = data["pools"]
+    assert (pool_json["name"], pool_json["ip_version"]) == ("oxide-service-pool", "v4")
     assert data["total_addresses"] == 10
-    assert [(r["first"], r["last"], r["size"]) for r in data["ranges"]] == [
+    assert [(r["first"], r["last"], r["size"]) for r in pool_json["ranges"]] == [
         ("192.0.2.1", "192.0.2.10", 10)
     ]
+
+    code, out, _ = cli(capsys, "pool", "add-range", "fd00::1", "fd00::4")
+    assert code == 0
+    data = json.loads(cli(capsys, "pool", "show", "--json")[1])
+    assert [p["ip_version"] for p in data["pools"]] == ["v4", "v6"]
+    assert data["pools"][1]["name"] == "oxide-service-pool-v6"
+    assert data["total_addresses"] == 14
 
 
 def test_cli_as_a_separate_process(cli_env: Engine) -> None:

@@ -14,9 +14,11 @@ from sqlalchemy.engine import Engine
 from reconfigurator.audit import audit
 from reconfigurator.db.blueprint_store import get_blueprint
 from reconfigurator.db.executions import last_execution
-from reconfigurator.db.rack import add_pool_range, add_sled, expunge_disk
+from reconfigurator.db.rack import add_sled, expunge_disk
 from reconfigurator.db.retry import run_transaction
+from reconfigurator.db.service_pools import add_pool_range
 from reconfigurator.db.targets import Target, current_target
+from tests.db_support import row_by_id, snapshot
 
 DEADLINE_S = 30.0
 
@@ -94,6 +96,12 @@ def test_run_loop_follows_an_expunged_disk(engine: Engine) -> None:
         moved = latest.zone(nexus.id)
         assert moved is not None and moved.is_expunged
         assert sum(1 for z in latest.in_service_zones() if z.kind.value == "nexus") == 3
+        # The expunged Nexus's rows were created by an earlier run and are now soft-deleted;
+        # every zone's rows were created, so there was nothing to repair.
+        assert nexus.external_ip is not None and nexus.nic is not None
+        assert row_by_id(engine, "external_ip", nexus.external_ip.id).time_deleted is not None
+        assert row_by_id(engine, "network_interface", nexus.nic.id).time_deleted is not None
+        assert snapshot(engine)["external_networking_repair"] == []
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

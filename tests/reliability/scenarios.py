@@ -24,13 +24,13 @@ from reconfigurator.db.planning_input import load_planning_input
 from reconfigurator.db.rack import (
     DiskRecord,
     SledRecord,
-    add_pool_range,
     add_sled,
     expunge_disk,
     expunge_sled,
     list_sleds,
 )
 from reconfigurator.db.retry import run_transaction
+from reconfigurator.db.service_pools import add_pool_range
 from reconfigurator.db.targets import current_target, set_target
 from reconfigurator.executor import Executor
 from reconfigurator.planner import SeededIds, plan

@@ -10,11 +10,14 @@ Proven, at every sample during the run and after it:
 
 * no live address has two owners (external IP with overlapping ports, NIC IP, MAC, slot);
 * no row is ever lost, revived after its soft-delete, or changed once soft-deleted;
+* a row of an expunged zone that was never created is never written, and the repair record
+  lists it at most once and never forgets it;
 * every run that failed failed with ``NotCurrentTarget`` or a retryable conflict (any other
   failure is reported with its message);
 * no process hung or crashed;
 * after the planner stops and one more run: every in-service zone has exactly its target's
-  rows live, no expunged zone has a live row, and the audit finds nothing to do.
+  rows live, no expunged zone has a live row, every never-created row of an expunged zone has
+  no row and is listed exactly once in the repair record, and the audit finds nothing to do.
 """
 
 from __future__ import annotations
@@ -30,17 +33,19 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from reconfigurator.audit import audit
 from reconfigurator.db.engine import make_engine
 from reconfigurator.executor import Executor
 from reconfigurator.testing import DatabaseServer
 from tests.reliability import workers
 from tests.reliability.invariants import (
     RowLedger,
+    audit_work_left,
     duplicate_live_addresses,
     read_tables,
     read_tables_consistently,
     realization_problems,
+    repair_record_problems,
+    step_report_problems,
 )
 from tests.reliability.scenarios import seeded_rack, target_blueprint
 from tests.reliability.stats import ReliabilityStats
@@ -71,7 +76,9 @@ class Monitor:
             conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 self.problems += self.ledger.observe(conn)
-                self.problems += duplicate_live_addresses(read_tables(conn))
+                tables = read_tables(conn)
+                self.problems += duplicate_live_addresses(tables)
+                self.problems += repair_record_problems(tables)
         self.samples += 1
 
     def _run(self) -> None:
@@ -189,8 +196,11 @@ def test_four_executors_and_a_planner_at_once(
         assert planner["actions"].get("race", 0) > 0 and repairs > 0, (planner, repairs)
         with engine.connect() as conn:
             target = target_blueprint(conn)
-        assert realization_problems(read_tables_consistently(engine), target) == []
-        assert audit(engine, target).findings == []
+        tables = read_tables_consistently(engine)
+        assert realization_problems(tables, target) == []
+        details = final.steps[0].details
+        assert step_report_problems(tables, target, details, final.execution_id) == []
+        assert audit_work_left(engine, target) == []
         monitor.sample()
         assert monitor.problems == [], "\n".join(monitor.problems[:20])
         in_service = sum(1 for z in target.in_service_zones() if z.networking is not None)

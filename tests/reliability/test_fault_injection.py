@@ -7,9 +7,11 @@ then, for each statement index k and for the COMMIT, a fresh copy of the state i
 executor's backend is terminated from a second connection right before statement k. Each time:
 
 * the run fails, at step 1, with the database's own error (SQLSTATE 57P01);
-* both networking tables are exactly as before (every column of every row);
-* the next run, with nothing done in between, converges: the tables realize the target and the
-  audit finds nothing left to do.
+* every table the step writes is exactly as before (every column of every row of
+  ``external_ip``, ``network_interface``, ``ip_pool_range`` and the repair record);
+* the next run, with nothing done in between, converges: the tables realize the target (the
+  never-created rows have no row and are recorded once as repairs, listed in that run's
+  report) and the audit finds nothing left to do.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from reconfigurator.audit import audit
 from reconfigurator.blueprint.model import Blueprint
 from reconfigurator.db.executions import last_execution
 from reconfigurator.db.retry import sqlstate_of
@@ -28,7 +29,13 @@ from reconfigurator.executor import EXTERNAL_NETWORKING_STEP, Executor
 from reconfigurator.testing import DatabaseServer
 from tests.db_support import snapshot
 from tests.reliability.faults import COMMIT, BackendKiller, StepTracer
-from tests.reliability.invariants import RowLedger, read_tables_consistently, realization_problems
+from tests.reliability.invariants import (
+    RowLedger,
+    audit_work_left,
+    read_tables_consistently,
+    realization_problems,
+    step_report_problems,
+)
 from tests.reliability.scenarios import SavedState, hand_built_race, planner_race, saved_state
 from tests.reliability.stats import ReliabilityStats
 
@@ -64,7 +71,11 @@ def _calibrate(state: SavedState) -> list[str]:
         assert len(tracer.attempts) == 1
         attempt = tracer.first_attempt
         assert attempt.committed
-        assert realization_problems(read_tables_consistently(engine), target) == []
+        tables = read_tables_consistently(engine)
+        assert realization_problems(tables, target) == []
+        details = report.steps[0].details
+        assert step_report_problems(tables, target, details, report.execution_id) == []
+        assert details["repairs"], "the run met no never-created row"
         return attempt.statements
 
 
@@ -118,15 +129,18 @@ def _kill_at_every_statement(
                 record = last_execution(conn)
             assert record is not None and record.id == report.execution_id, where
             assert record.outcome.value == "failed", where
-            # ... and wrote nothing: every row of both tables is as it was.
+            # ... and wrote nothing: every row of every table the step writes is as it was.
             assert snapshot(engine) == before, where
             assert ledger.observe_engine(engine) == [], where
 
             # The next run converges with no help.
             again = Executor(engine).execute()
             assert again.succeeded, (where, again.error)
-            assert realization_problems(read_tables_consistently(engine), target) == [], where
-            assert audit(engine, target).findings == [], where
+            tables = read_tables_consistently(engine)
+            assert realization_problems(tables, target) == [], where
+            details = again.steps[0].details
+            assert step_report_problems(tables, target, details, again.execution_id) == [], where
+            assert audit_work_left(engine, target) == [], where
             assert ledger.observe_engine(engine) == [], where
             ledger_rows += ledger.rows_seen
             rows_lost += len(ledger.lost)

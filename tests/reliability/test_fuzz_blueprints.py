@@ -154,7 +154,10 @@ def _database_state(engine: Engine) -> dict[str, Any]:
             ).all(),
             "targets": conn.execute(text("SELECT * FROM bp_target ORDER BY version")).all(),
             "external_ip": conn.execute(text("SELECT count(*) FROM external_ip")).scalar(),
-            "nics": conn.execute(text("SELECT count(*) FROM service_network_interface")).scalar(),
+            "nics": conn.execute(text("SELECT count(*) FROM network_interface")).scalar(),
+            "repairs": conn.execute(
+                text("SELECT count(*) FROM external_networking_repair")
+            ).scalar(),
         }
 
 
@@ -265,7 +268,16 @@ def test_free_text_is_stored_literally_or_refused_with_its_path(
         assert tally["stored"] == 1
     with cli_env.connect() as conn:
         # Every table is still there.
-        for table in ("blueprint", "bp_target", "external_ip", "service_network_interface"):
+        for table in (
+            "blueprint",
+            "bp_target",
+            "external_ip",
+            "network_interface",
+            "service_network_interface",
+            "external_networking_repair",
+            "ip_pool",
+            "ip_pool_range",
+        ):
             conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
     reliability_stats.add("fuzz.free_text", "values_checked")
 

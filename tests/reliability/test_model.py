@@ -10,10 +10,14 @@ skipped for any number of targets.
 Invariants, checked after every action:
 
 * no row is ever lost, revived or changed once soft-deleted; no live address has two owners;
+* a row of an expunged zone that was never created is never written: it has no row, and the
+  repair record lists it at most once and never forgets it;
 * the executor is never stuck: the audit (the executor's own decision, reported) finds
   nothing blocking for the current target, so the next execution will succeed;
-* after every successful execution the tables realize the target exactly; a killed execution
-  leaves both tables exactly as they were.
+* after every successful execution the tables realize the target exactly (a never-created row
+  of an expunged zone has no row and is listed once in the repair record) and the run's report
+  counts and lists what it met; a killed execution leaves every table the step writes exactly
+  as it was.
 
 At the end of every example one more execution must succeed and realize the target.
 """
@@ -47,9 +51,12 @@ from tests.db_support import snapshot
 from tests.reliability.faults import BackendKiller, StepTracer
 from tests.reliability.invariants import (
     RowLedger,
+    audit_work_left,
     duplicate_live_addresses,
     read_tables_consistently,
     realization_problems,
+    repair_record_problems,
+    step_report_problems,
 )
 from tests.reliability.scenarios import RackOperator, new_zones
 from tests.reliability.stats import ReliabilityStats
@@ -162,8 +169,11 @@ class ReconfiguratorModel(RuleBasedStateMachine):
         self.counts["rows_soft_deleted"] += (
             details["external_ips"]["soft_deleted"] + details["nics"]["soft_deleted"]
         )
-        # The database equals the target.
-        problems = realization_problems(read_tables_consistently(self.engine), self.target())
+        # The database equals the target, and the report says what the run met.
+        tables = read_tables_consistently(self.engine)
+        target = self.target()
+        problems = realization_problems(tables, target)
+        problems += step_report_problems(tables, target, details, report.execution_id)
         assert problems == [], problems
 
     @rule(at=st.integers(0, MAX_KILL_INDEX))
@@ -192,6 +202,11 @@ class ReconfiguratorModel(RuleBasedStateMachine):
         assert problems == [], problems
 
     @invariant()
+    def never_created_rows_are_recorded_once_and_stay_uncreated(self) -> None:
+        problems = repair_record_problems(read_tables_consistently(self.engine))
+        assert problems == [], problems
+
+    @invariant()
     def executor_is_never_stuck(self) -> None:
         target = self.rack.target()
         if target is None:
@@ -208,7 +223,7 @@ class ReconfiguratorModel(RuleBasedStateMachine):
                 assert report.succeeded, report.error
                 problems = realization_problems(read_tables_consistently(self.engine), target)
                 assert problems == [], problems
-                assert audit(self.engine, target).findings == []
+                assert audit_work_left(self.engine, target) == []
                 self.counts["final_executions"] += 1
             self.counts["rows_seen"] += self.ledger.rows_seen
             self.counts["rows_lost"] += len(self.ledger.lost)

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import QueuePool
 
-from reconfigurator.audit import audit
 from reconfigurator.background import BackgroundTasks
 from reconfigurator.blueprint.model import Blueprint
 from reconfigurator.db.engine import make_engine
@@ -30,6 +30,7 @@ from tests.race import build_race
 from tests.reliability.conftest import RestartableServer
 from tests.reliability.faults import COMMIT, ServerStopper, StepTracer
 from tests.reliability.invariants import (
+    audit_work_left,
     read_tables,
     read_tables_consistently,
     realization_problems,
@@ -60,7 +61,7 @@ def restart_engine(restartable_server: RestartableServer) -> Iterator[Engine]:
 
 def _realized(engine: Engine, target: Blueprint) -> None:
     assert realization_problems(read_tables_consistently(engine), target) == []
-    assert audit(engine, target).findings == []
+    assert audit_work_left(engine, target) == []
 
 
 def test_restart_between_runs(
@@ -73,7 +74,9 @@ def test_restart_between_runs(
     make_target(engine, race.a)
     executor = Executor(engine)
     assert executor.execute().succeeded
-    assert engine.pool.checkedin() >= 1  # pooled connections that the restart will kill
+    pool = engine.pool
+    assert isinstance(pool, QueuePool)
+    assert pool.checkedin() >= 1  # pooled connections that the restart will kill
 
     restartable_server.stop()
     began = time.monotonic()

@@ -24,7 +24,6 @@ from uuid import UUID
 import pytest
 from sqlalchemy.engine import Connection, Engine
 
-from reconfigurator.audit import audit
 from reconfigurator.blueprint.model import Blueprint
 from reconfigurator.db.engine import make_engine
 from reconfigurator.errors import NotCurrentTarget
@@ -33,7 +32,11 @@ from reconfigurator.fixed_data import mac_to_int
 from tests.blueprint_builder import RackBuilder, SledHandle
 from tests.db_support import make_target, seed_service_range, snapshot
 from tests.reliability.faults import StepTracer
-from tests.reliability.invariants import read_tables_consistently, realization_problems
+from tests.reliability.invariants import (
+    audit_work_left,
+    read_tables_consistently,
+    realization_problems,
+)
 from tests.reliability.stats import ReliabilityStats
 
 pytestmark = pytest.mark.reliability
@@ -198,7 +201,7 @@ def test_paused_executor_cannot_commit_after_the_new_target_ran(
     # The tables are exactly what T2's run produced.
     assert snapshot(engine) == realized_t2
     assert realization_problems(read_tables_consistently(engine), targets.t2) == []
-    assert audit(engine, targets.t2).findings == []
+    assert audit_work_left(engine, targets.t2) == []
     reliability_stats.record(
         f"stale_executor.{variant}",
         stale_outcome=type(report.exception).__name__,
@@ -225,7 +228,7 @@ def test_paused_executor_may_finish_when_the_new_target_has_not_run(
     again = Executor(engine).execute()
     assert again.succeeded, again.error
     assert realization_problems(read_tables_consistently(engine), targets.t2) == []
-    assert audit(engine, targets.t2).findings == []
+    assert audit_work_left(engine, targets.t2) == []
     reliability_stats.record(
         "stale_executor.target_set_not_run",
         stale_outcome="completed" if report.succeeded else type(report.exception).__name__,

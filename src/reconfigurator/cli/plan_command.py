@@ -10,6 +10,7 @@ from reconfigurator.blueprint.diff import diff_blueprints
 from reconfigurator.cli.blueprint_commands import render_diff
 from reconfigurator.cli.context import app_context
 from reconfigurator.cli.render import JsonOption, print_json, print_line
+from reconfigurator.planner import NicIpStack
 from reconfigurator.replan import plan_once
 
 
@@ -18,6 +19,15 @@ def plan(
     set_target: Annotated[
         bool, typer.Option("--set-target", help="Make the new blueprint the target.")
     ] = False,
+    nic_ip_stack: Annotated[
+        NicIpStack | None,
+        typer.Option(
+            "--nic-ip-stack",
+            help="Addresses of new zones' service NICs: one of the external IP's family"
+            " (follow-external-ip), or IPv4 and IPv6 (dual-stack). Default: what the"
+            " rack's in-service NICs already have.",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Plan a child of the current target and print its diff against the parent.
@@ -26,7 +36,9 @@ def plan(
     stored, and with --set-target it also becomes the target.
     """
     app_ctx = app_context(ctx)
-    outcome = plan_once(app_ctx.migrated_engine(), set_as_target=set_target)
+    outcome = plan_once(
+        app_ctx.migrated_engine(), set_as_target=set_target, nic_ip_stack=nic_ip_stack
+    )
     out = app_ctx.out
     child, parent = outcome.blueprint, outcome.parent
     diff = diff_blueprints(parent, child) if (child is not None and parent is not None) else None

@@ -14,6 +14,7 @@ from reconfigurator.planning_input import (
     DiskPolicy,
     DiskState,
     IpRange,
+    NicIpStack,
     PlanningInput,
     SledInput,
     SledPolicy,
@@ -27,7 +28,11 @@ POOL = schema.ip_pool_table
 RANGE = schema.ip_pool_range_table
 
 
-def load_planning_input(conn: Connection, zone_policy: ZonePolicy | None = None) -> PlanningInput:
+def load_planning_input(
+    conn: Connection,
+    zone_policy: ZonePolicy | None = None,
+    nic_ip_stack: NicIpStack | None = None,
+) -> PlanningInput:
     """Every sled with its disks, and the live ranges of the live system-services pools.
 
     Three queries, whatever the size of the rack.
@@ -64,4 +69,9 @@ def load_planning_input(conn: Connection, zone_policy: ZonePolicy | None = None)
             .order_by(RANGE.c.first_address)
         )
     )
-    return PlanningInput(sleds=sleds, ip_ranges=ranges, zone_policy=zone_policy or ZonePolicy())
+    return PlanningInput(
+        sleds=sleds,
+        ip_ranges=ranges,
+        zone_policy=zone_policy or ZonePolicy(),
+        nic_ip_stack=nic_ip_stack,
+    )

@@ -54,7 +54,7 @@ def decide(desired: BlueprintNetworking, state: NetworkingState) -> NetworkingPl
     _deallocate(desired, state, plan)
     _allocate_external_ips(desired, state, plan, set(plan.soft_delete_ids(Table.EXTERNAL_IP)))
     _allocate_nics(desired, state, plan, set(plan.soft_delete_ids(Table.NIC)))
-    _duplicate_creations(plan)
+    _duplicate_creations(desired, plan)
     return plan
 
 
@@ -145,6 +145,7 @@ def _own_row_conflicts(
                 table.value,
                 row_id,
                 "the blueprint's row for this in-service zone is soft-deleted",
+                owner=zone,
             )
         ]
     return []
@@ -174,6 +175,7 @@ def _external_ip_conflicts(
                     table,
                     desired.id,
                     "the live row differs from the blueprint: " + ", ".join(differences),
+                    owner=zone,
                 )
             )
     conflicts.extend(
@@ -184,6 +186,7 @@ def _external_ip_conflicts(
             other.id,
             f"the zone already holds a different live external IP {other.ip}"
             f" (blueprint: row {desired.id}, {desired.ip})",
+            owner=zone,
         )
         for other in held.by_parent.get(zone, ())
         if other.id != desired.id
@@ -301,6 +304,7 @@ def _zone_nic_conflicts(desired: DesiredNic, zone_rows: list[NicRow]) -> list[Co
                 f"the zone holds live NIC {other.id} ({other.addresses}, slot {other.slot})"
                 f" that differs from the blueprint's NIC {desired.id}: "
                 + ", ".join(desired.differences(other)),
+                owner=desired.zone_id,
             )
         )
     return conflicts
@@ -411,15 +415,21 @@ def _allocate_nics(
 # --- one row id, two zones ----------------------------------------------------------------
 
 
-def _duplicate_creations(plan: NetworkingPlan) -> None:
-    """A row id the blueprint records for two zones can be created only once: a conflict
-    naming both (lint refuses such blueprints; this keeps the decision safe without it)."""
+def _duplicate_creations(desired: BlueprintNetworking, plan: NetworkingPlan) -> None:
+    """A row id the blueprint records for two zones can stand for one of them only: creating
+    it for one is a conflict naming both, also when the other is an expunged zone whose row was
+    never created (its row id must stay free, or every later run would find it taken). Lint
+    refuses such blueprints; this keeps the decision safe without it."""
     creations = {
         Table.EXTERNAL_IP: [(c.desired.zone_id, c.desired.id) for c in plan.external_ip_creates],
         Table.NIC: [(n.zone_id, n.id) for n in plan.nic_creates],
     }
+    recorded = {
+        Table.EXTERNAL_IP: {z.external_ip_id: z.zone_id for z in desired.expunged},
+        Table.NIC: {z.nic_id: z.zone_id for z in desired.expunged},
+    }
     for table, rows in creations.items():
-        first_zone: dict[UUID, UUID] = {}
+        first_zone: dict[UUID, UUID] = dict(recorded[table]) if rows else {}
         for zone_id, row_id in rows:
             if row_id not in first_zone:
                 first_zone[row_id] = zone_id
