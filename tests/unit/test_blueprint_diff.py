@@ -205,3 +205,44 @@ def test_json_form_is_serializable_and_ordered() -> None:
     assert len(expunged) == 6
     assert set(data) == {"before", "after", "metadata", "sleds", "disks", "zones"}
     assert set(data["disks"]) == {"added", "removed", "expunged", "changed"}
+
+
+def test_a_nic_gaining_and_losing_an_ipv6_address_lists_the_fields() -> None:
+    rack = RackBuilder(seed=29)
+    sled = rack.add_sled()
+    nexus = rack.add_zone(sled, "nexus")
+    before = rack.build()
+    nic = rack.zone_doc(nexus)["zone_type"]["nic"]
+    nic.update(ipv6="fd77:e9d2:9cd9:2::5", ipv6_subnet="fd77:e9d2:9cd9:2::/64")
+    after = rack.build()
+
+    (gained,) = diff_blueprints(before, after).zones_changed
+    assert gained.zone_id == nexus
+    assert gained.changes == (
+        FieldChange("zone_type.nic.ipv6", None, "fd77:e9d2:9cd9:2::5"),
+        FieldChange("zone_type.nic.ipv6_subnet", None, "fd77:e9d2:9cd9:2::/64"),
+    )
+    (lost,) = diff_blueprints(after, before).zones_changed
+    assert lost.changes == (
+        FieldChange("zone_type.nic.ipv6", "fd77:e9d2:9cd9:2::5", None),
+        FieldChange("zone_type.nic.ipv6_subnet", "fd77:e9d2:9cd9:2::/64", None),
+    )
+    assert json.loads(json.dumps(diff_blueprints(before, after).to_json()))["zones"]["changed"]
+
+
+def test_a_nic_moving_from_ipv4_to_ipv6_lists_both_families() -> None:
+    rack = RackBuilder(seed=30)
+    sled = rack.add_sled()
+    dns = rack.add_zone(sled, "external_dns")
+    before = rack.build()
+    nic = rack.zone_doc(dns)["zone_type"]["nic"]
+    del nic["ip"], nic["subnet"]
+    nic.update(ipv6="fd77:e9d2:9cd9:1::5", ipv6_subnet="fd77:e9d2:9cd9:1::/64")
+    after = rack.build()
+    (changed,) = diff_blueprints(before, after).zones_changed
+    assert {c.path: (c.old, c.new) for c in changed.changes} == {
+        "zone_type.nic.ip": ("172.30.1.5", None),
+        "zone_type.nic.subnet": ("172.30.1.0/24", None),
+        "zone_type.nic.ipv6": (None, "fd77:e9d2:9cd9:1::5"),
+        "zone_type.nic.ipv6_subnet": (None, "fd77:e9d2:9cd9:1::/64"),
+    }

@@ -356,3 +356,94 @@ def test_finding_json_form() -> None:
         "zone_ids": [str(zones["ntp"])],
     }
     assert str(finding) == finding.message
+
+
+# --- IPv6 NIC addresses ------------------------------------------------------------------------
+
+
+def test_ipv6_only_and_dual_stack_nics_are_clean() -> None:
+    rack, first, second, _zones = _rack()
+    rack.add_zone(first, "nexus", pool=first.pools[3], ip="fd00::10", stack="v6")
+    rack.add_zone(second, "external_dns", pool=second.pools[2], stack="dual")
+    rack.add_zone(second, "boundary_ntp", pool=second.pools[0], stack="dual")
+    blueprint = rack.build()
+    assert lint(blueprint) == []
+    with_ipv6 = [z for z in blueprint.in_service_zones() if z.nic and z.nic.ipv6 is not None]
+    assert len(with_ipv6) == 3
+
+
+def test_duplicate_ipv6_nic_address_among_in_service_zones() -> None:
+    rack, first, second, _zones = _rack()
+    one = rack.add_zone(first, "nexus", pool=first.pools[3], stack="dual")
+    address = _nic(rack, one)["ipv6"]
+    twin = rack.add_zone(second, "nexus", pool=second.pools[2], stack="v6", nic_ipv6=address)
+    finding = _only(lint(rack.build()), LintCode.DUPLICATE_NIC_IP)
+    _assert_names(finding, one, twin)
+    assert address in finding.message
+
+
+def test_an_expunged_zone_may_share_its_ipv6_address_with_its_replacement() -> None:
+    rack, first, second, _zones = _rack()
+    old = rack.add_zone(first, "nexus", pool=first.pools[3], stack="dual")
+    rack.expunge_zone(old)
+    nic = _nic(rack, old)
+    rack.add_zone(
+        second,
+        "nexus",
+        pool=second.pools[2],
+        ip=_external(rack, old)["ip"],
+        nic_ip=nic["ip"],
+        nic_ipv6=nic["ipv6"],
+        mac=int(nic["mac"].replace(":", ""), 16),
+        stack="dual",
+    )
+    assert lint(rack.build()) == []
+
+
+@pytest.mark.parametrize(
+    ("address", "ok", "reason"),
+    [
+        ("fd77:e9d2:9cd9:2::", False, "reserved"),
+        ("fd77:e9d2:9cd9:2::4", False, "reserved"),
+        ("fd77:e9d2:9cd9:2::5", True, ""),
+        ("fd77:e9d2:9cd9:2:ffff:ffff:ffff:ffff", True, ""),
+        ("fd77:e9d2:9cd9:3::5", False, "outside"),
+        ("fd00::5", False, "outside"),
+    ],
+)
+def test_nic_ipv6_address_must_be_assignable(address: str, ok: bool, reason: str) -> None:
+    rack, first, _second, _zones = _rack()
+    zone = rack.add_zone(first, "nexus", pool=first.pools[3], stack="dual")
+    _nic(rack, zone)["ipv6"] = address
+    findings = lint(rack.build())
+    if ok:
+        assert findings == []
+        return
+    finding = _only(findings, LintCode.NIC_IP_NOT_ASSIGNABLE)
+    _assert_names(finding, zone)
+    assert f"NIC IPv6 IP {address}" in finding.message
+    assert "fd77:e9d2:9cd9:2::/64" in finding.message
+    assert reason in finding.message
+
+
+@pytest.mark.parametrize("subnet", ["fd77:e9d2:9cd9:1::/64", "fd77:e9d2:9cd9::/48"])
+def test_nic_ipv6_subnet_must_be_the_kinds(subnet: str) -> None:
+    rack, first, _second, _zones = _rack()
+    zone = rack.add_zone(first, "nexus", pool=first.pools[3], stack="v6", ip="fd00::10")
+    _nic(rack, zone)["ipv6_subnet"] = subnet
+    finding = _only(lint(rack.build()), LintCode.NIC_SUBNET_MISMATCH)
+    _assert_names(finding, zone)
+    assert f"NIC IPv6 subnet {subnet} is not the nexus subnet fd77:e9d2:9cd9:2::/64" in (
+        finding.message
+    )
+
+
+def test_both_families_of_a_dual_stack_nic_are_checked() -> None:
+    rack, first, _second, _zones = _rack()
+    zone = rack.add_zone(first, "external_dns", pool=first.pools[3], stack="dual")
+    _nic(rack, zone)["ip"] = "172.30.1.2"
+    _nic(rack, zone)["ipv6"] = "fd77:e9d2:9cd9:1::3"
+    findings = lint(rack.build())
+    assert _codes(findings) == [LintCode.NIC_IP_NOT_ASSIGNABLE] * 2
+    assert "NIC IP 172.30.1.2" in findings[0].message
+    assert "NIC IPv6 IP fd77:e9d2:9cd9:1::3" in findings[1].message

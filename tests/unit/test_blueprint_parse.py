@@ -30,6 +30,8 @@ def _document(seed: int = 5) -> tuple[Doc, dict[str, uuid.UUID]]:
         "nexus": rack.add_zone(first, "nexus", pool=first.pools[1]),
         "ntp": rack.add_zone(second, "boundary_ntp"),
         "dns": rack.add_zone(second, "external_dns", pool=second.pools[2]),
+        "dual": rack.add_zone(first, "external_dns", pool=first.pools[2], stack="dual"),
+        "v6": rack.add_zone(second, "nexus", pool=second.pools[1], ip="fd00::10", stack="v6"),
     }
     rack.expunge_zone(zones["dns"])
     return rack.document(comment="parse tests"), zones
@@ -107,6 +109,125 @@ def test_round_trip_is_canonical_whatever_the_input_order_and_layout() -> None:
     assert canonical.endswith("}\n")
 
 
+def _nic_doc(blueprint_json: str, zone_id: uuid.UUID) -> Doc:
+    for sled in json.loads(blueprint_json)["sleds"]:
+        for zone in sled["zones"]:
+            if zone["id"] == str(zone_id):
+                nic: Doc = zone["zone_type"]["nic"]
+                return nic
+    raise KeyError(zone_id)
+
+
+def test_ipv6_only_and_dual_stack_nics_round_trip_byte_identically() -> None:
+    doc, zones = _document()
+    _path, dual = _zone_path(doc, zones["dual"])
+    dual["zone_type"]["nic"]["transit_ips"] = ["fd00:99::/64", "10.9.0.0/16"]
+    canonical = parse_blueprint(json.dumps(doc)).to_json()
+    assert parse_blueprint(canonical).to_json() == canonical
+    assert parse_blueprint(canonical.encode()).to_json().encode() == canonical.encode()
+
+    v6 = _nic_doc(canonical, zones["v6"])
+    assert list(v6) == ["id", "name", "mac", "vni", "primary", "slot", "ipv6", "ipv6_subnet"]
+    assert (v6["ipv6"], v6["ipv6_subnet"]) == ("fd77:e9d2:9cd9:2::6", "fd77:e9d2:9cd9:2::/64")
+    dual_nic = _nic_doc(canonical, zones["dual"])
+    assert list(dual_nic) == [
+        "id",
+        "name",
+        "ip",
+        "mac",
+        "subnet",
+        "vni",
+        "primary",
+        "slot",
+        "ipv6",
+        "ipv6_subnet",
+        "transit_ips",
+    ]
+    assert dual_nic["transit_ips"] == ["fd00:99::/64", "10.9.0.0/16"]
+
+    blueprint = parse_blueprint(canonical)
+    v6_zone, dual_zone = blueprint.zone(zones["v6"]), blueprint.zone(zones["dual"])
+    assert v6_zone is not None and v6_zone.nic is not None
+    assert dual_zone is not None and dual_zone.nic is not None
+    assert v6_zone.nic.ip is None
+    assert v6_zone.nic.subnet is None
+    assert dual_zone.nic.ip is not None
+    assert dual_zone.nic.ipv6 is not None
+    assert [str(n) for n in dual_zone.nic.transit_ips_v4] == ["10.9.0.0/16"]
+    assert [str(n) for n in dual_zone.nic.transit_ips_v6] == ["fd00:99::/64"]
+
+
+#: A document written before NICs could have IPv6 addresses, in canonical form.
+IPV4_ONLY_DOCUMENT = """\
+{
+  "id": "617959ce-3f1f-45a8-9e52-71007814e8a2",
+  "parent_blueprint_id": null,
+  "time_created": "2026-01-01T00:01:00Z",
+  "creator": "test",
+  "comment": "",
+  "sleds": [
+    {
+      "id": "5bc8fbbc-bde5-4099-8164-d8399f767c45",
+      "state": "active",
+      "disks": [
+        {
+          "id": "87b0b125-ec1d-4da0-a6eb-8c9ebd69fe29",
+          "pool_id": "d76d4330-f144-4bea-b0c1-1fdecb91ce37",
+          "disposition": {
+            "kind": "in_service"
+          }
+        }
+      ],
+      "zones": [
+        {
+          "id": "c6a53877-7733-4bdb-9721-0dff076ce2ef",
+          "filesystem_pool": "d76d4330-f144-4bea-b0c1-1fdecb91ce37",
+          "disposition": {
+            "kind": "in_service"
+          },
+          "zone_type": {
+            "kind": "nexus",
+            "external_ip": {
+              "id": "0d464138-a623-4255-bfc1-ea36f17fd374",
+              "ip": "192.0.2.1"
+            },
+            "nic": {
+              "id": "5f2dd97f-1cfb-40f6-a827-688de6a16a3b",
+              "name": "nexus-c6a53877-7733-4bdb-9721-0dff076ce2ef",
+              "ip": "172.30.2.5",
+              "mac": "a8:40:25:ff:00:01",
+              "subnet": "172.30.2.0/24",
+              "vni": 100,
+              "primary": true,
+              "slot": 0
+            }
+          }
+        }
+      ]
+    }
+  ]
+}
+"""
+
+
+def test_a_document_without_ipv6_keys_stays_valid_and_exports_unchanged() -> None:
+    blueprint = parse_blueprint(IPV4_ONLY_DOCUMENT)
+    assert blueprint.to_json() == IPV4_ONLY_DOCUMENT
+    (zone,) = blueprint.all_zones()
+    assert zone.nic is not None
+    assert zone.nic.ipv6 is None
+    assert zone.nic.ipv6_subnet is None
+    assert zone.nic.transit_ips == ()
+    check_lint(blueprint)
+
+
+def test_absent_ipv6_keys_given_as_null_or_empty_are_left_out_of_the_export() -> None:
+    document = json.loads(IPV4_ONLY_DOCUMENT)
+    nic = document["sleds"][0]["zones"][0]["zone_type"]["nic"]
+    nic.update(ipv6=None, ipv6_subnet=None, transit_ips=[])
+    assert parse_blueprint(json.dumps(document)).to_json() == IPV4_ONLY_DOCUMENT
+
+
 def test_non_ascii_text_survives_the_round_trip() -> None:
     doc, _zones = _document()
     doc["comment"] = "expunge disk 9 — Ünïcode [bold]not markup[/bold] :smile:"
@@ -145,6 +266,18 @@ def _drop(key: str) -> Mutation:
     def mutate(doc: Doc, _zones: dict[str, uuid.UUID]) -> str:
         del doc[key]
         return key
+
+    return mutate
+
+
+def _drop_nic_keys(zone_key: str, *keys: str) -> Mutation:
+    """Remove NIC keys; the NIC as a whole is at fault."""
+
+    def mutate(doc: Doc, zones: dict[str, uuid.UUID]) -> str:
+        path, zone = _zone_path(doc, zones[zone_key])
+        for key in keys:
+            del zone["zone_type"]["nic"][key]
+        return f"{path}.zone_type.nic"
 
     return mutate
 
@@ -201,6 +334,57 @@ INVALID: dict[str, tuple[Mutation, str]] = {
     ),
     "NIC subnet as a number": (_set("nexus", "zone_type", "nic", "subnet", value=0), "string"),
     "IPv6 NIC IP": (_set("ntp", "zone_type", "nic", "ip", value="fd00::5"), "IPv4"),
+    "IPv6 address given as ip": (
+        _set("v6", "zone_type", "nic", "ip", value="fd77:e9d2:9cd9:2::5"),
+        "IPv4",
+    ),
+    "IPv4 address given as ipv6": (
+        _set("dual", "zone_type", "nic", "ipv6", value="172.30.1.9"),
+        "IPv6",
+    ),
+    "IPv4 network given as ipv6_subnet": (
+        _set("dual", "zone_type", "nic", "ipv6_subnet", value="172.30.1.0/24"),
+        "IPv6 network",
+    ),
+    "NIC with neither address": (
+        _drop_nic_keys("nexus", "ip", "subnet"),
+        "a NIC needs an IPv4 address (ip), an IPv6 address (ipv6), or both",
+    ),
+    "dual-stack NIC with neither address": (
+        _drop_nic_keys("dual", "ip", "subnet", "ipv6", "ipv6_subnet"),
+        "needs an IPv4 address",
+    ),
+    "NIC ip without subnet": (
+        _drop_nic_keys("ntp", "subnet"),
+        "ip and subnet must be given together",
+    ),
+    "NIC subnet without ip": (
+        _drop_nic_keys("dual", "ip"),
+        "ip and subnet must be given together",
+    ),
+    "NIC ipv6 without ipv6_subnet": (
+        _drop_nic_keys("v6", "ipv6_subnet"),
+        "ipv6 and ipv6_subnet must be given together",
+    ),
+    "IPv6 transit IP without an IPv6 address": (
+        _set("nexus", "zone_type", "nic", "transit_ips", value=["fd00:1::/64"], at="zone_type.nic"),
+        "transit IP fd00:1::/64 is IPv6 but the NIC has no IPv6 address",
+    ),
+    "IPv4 transit IP on an IPv6-only NIC": (
+        _set("v6", "zone_type", "nic", "transit_ips", value=["10.1.0.0/16"], at="zone_type.nic"),
+        "transit IP 10.1.0.0/16 is IPv4 but the NIC has no IPv4 address",
+    ),
+    "bad transit IP": (
+        _set(
+            "dual",
+            "zone_type",
+            "nic",
+            "transit_ips",
+            value=["10.1.0.0/33"],
+            at="zone_type.nic.transit_ips[0]",
+        ),
+        "network",
+    ),
     "bad NIC subnet": (_set("nexus", "zone_type", "nic", "subnet", value="172.30.2.7/24"), "net"),
     "bad MAC": (_set("nexus", "zone_type", "nic", "mac", value="a8:40:25:ff:80"), "MAC"),
     "non-hex MAC": (_set("nexus", "zone_type", "nic", "mac", value="a8:40:25:ff:80:zz"), "MAC"),
@@ -316,6 +500,8 @@ def test_equal_addresses_are_parsed_once_and_shared() -> None:
         if a.nic is not None and b.nic is not None:
             assert a.nic.ip is b.nic.ip
             assert a.nic.subnet is b.nic.subnet
+            assert a.nic.ipv6 is b.nic.ipv6
+            assert a.nic.ipv6_subnet is b.nic.ipv6_subnet
 
 
 @pytest.mark.parametrize("first_out", [True, False])

@@ -33,6 +33,7 @@ from reconfigurator.planner import (
     DiskPolicy,
     DiskState,
     IpRange,
+    NicIpStack,
     PlanningInput,
     PlanResult,
     RandomIds,
@@ -46,6 +47,7 @@ from tests.blueprint_builder import EXTERNAL_RANGE, RackBuilder
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 RANGE = IpRange(IPv4Address("192.0.2.1"), IPv4Address("192.0.2.100"))
+V6_RANGE = IpRange(IPv6Address("fd00::10"), IPv6Address("fd00::ffff:ffff:ffff"))
 EXTERNAL_KINDS = (ServiceKind.NEXUS, ServiceKind.EXTERNAL_DNS, ServiceKind.BOUNDARY_NTP)
 
 
@@ -59,6 +61,7 @@ def make_rack(
     *,
     ranges: tuple[IpRange, ...] = (RANGE,),
     policy: ZonePolicy | None = None,
+    nic_ip_stack: NicIpStack | None = None,
 ) -> PlanningInput:
     ids = SeededIds(seed)
     return PlanningInput(
@@ -71,6 +74,7 @@ def make_rack(
         ),
         ip_ranges=ranges,
         zone_policy=policy or ZonePolicy(),
+        nic_ip_stack=nic_ip_stack,
     )
 
 
@@ -125,7 +129,7 @@ def check_invariants(blueprint: Blueprint, planning_input: PlanningInput) -> Non
     disks = {d.pool_id: d for s in planning_input.sleds for d in s.disks}
     sleds = {s.id: s for s in planning_input.sleds}
     external: list[tuple[object, int, int]] = []
-    nic_ips: list[IPv4Address] = []
+    nic_ips: list[IPv4Address | IPv6Address] = []
     macs: list[str] = []
     for sled, zone in blueprint.zones():
         bp_disk = sled.disk_for_pool(zone.filesystem_pool)
@@ -142,7 +146,7 @@ def check_invariants(blueprint: Blueprint, planning_input: PlanningInput) -> Non
             for other_ip, first, last in external:
                 assert not (other_ip == ip.ip and first <= ip.last_port and ip.first_port <= last)
             external.append((ip.ip, ip.first_port, ip.last_port))
-            nic_ips.append(nic.ip)
+            nic_ips.extend(a for a in (nic.ip, nic.ipv6) if a is not None)
             macs.append(nic.mac)
     assert len(set(nic_ips)) == len(nic_ips)
     assert len(set(macs)) == len(macs)
@@ -165,6 +169,7 @@ def placements(blueprint: Blueprint) -> list[tuple[str, ...]]:
             zone.kind.value,
             str(zone.external_ip.ip) if zone.external_ip else "",
             str(zone.nic.ip) if zone.nic else "",
+            str(zone.nic.ipv6) if zone.nic else "",
             zone.nic.mac if zone.nic else "",
         )
         for sled, zone in blueprint.zones()
@@ -206,18 +211,30 @@ def test_each_kind_is_spread_one_per_sled_first() -> None:
 
 def test_new_zone_networking_follows_the_fixed_data() -> None:
     child = child_of(None, make_rack())
+    prefixes = {
+        ServiceKind.NEXUS: "nexus",
+        ServiceKind.EXTERNAL_DNS: "external-dns",
+        ServiceKind.BOUNDARY_NTP: "ntp",
+    }
     for kind in EXTERNAL_KINDS:
         subnet = SERVICE_SUBNETS[kind]
-        for zone in in_service(child, kind):
+        zones = in_service(child, kind)
+        assert zones
+        for zone in zones:
             nic = zone.nic
             assert nic is not None
-            assert nic.name == f"{kind.value}-{zone.id}"
+            assert nic.name == f"{prefixes[kind]}-{zone.id}" == kind.row_name(zone.id)
             assert nic.subnet == subnet.ipv4
+            assert nic.ip is not None
             assert subnet.is_assignable(nic.ip)
+            # An IPv4 external IP gets an IPv4-only NIC, as upstream plans it.
+            assert nic.ipv6 is None
+            assert nic.ipv6_subnet is None
             assert nic.vni == SERVICES_VPC_VNI == 100
             assert nic.slot == 0
             assert nic.primary
             assert MAC_RANGE_FIRST <= nic.mac_int <= MAC_RANGE_LAST
+            assert "ipv6" not in zone.model_dump(mode="json")["zone_type"]["nic"]
 
 
 def test_lowest_free_addresses_are_handed_out_in_order() -> None:
@@ -263,11 +280,143 @@ def test_snat_never_shares_an_ip_with_a_floating_ip() -> None:
 
 
 def test_ipv6_ranges_are_used_too() -> None:
-    ranges = (IpRange(IPv6Address("fd00::10"), IPv6Address("fd00::ffff:ffff:ffff")),)
-    rack = make_rack(ranges=ranges, policy=ZonePolicy(nexus=2, external_dns=0, boundary_ntp=0))
+    rack = make_rack(ranges=(V6_RANGE,), policy=ZonePolicy(nexus=2, external_dns=0, boundary_ntp=0))
     child = child_of(None, rack)
     ips = sorted(str(z.external_ip.ip) for z in child.in_service_zones() if z.external_ip)
     assert ips == ["fd00::10", "fd00::11"]
+
+
+def test_an_ipv6_external_ip_gets_an_ipv6_only_nic_from_the_kinds_ipv6_subnet() -> None:
+    policy = ZonePolicy(nexus=2, external_dns=1, boundary_ntp=1)
+    child = child_of(None, make_rack(ranges=(V6_RANGE,), policy=policy))
+    for kind in EXTERNAL_KINDS:
+        subnet = SERVICE_SUBNETS[kind]
+        zones = in_service(child, kind)
+        assert zones
+        for zone in zones:
+            nic = zone.nic
+            assert nic is not None
+            assert nic.ip is None
+            assert nic.subnet is None
+            assert nic.ipv6 is not None
+            assert nic.ipv6_subnet == subnet.ipv6
+            assert subnet.is_assignable(nic.ipv6)
+            assert nic.name == kind.row_name(zone.id)
+    # The lowest free addresses, past the 5 reserved ones.
+    nexus_v6 = sorted(str(z.nic.ipv6) for z in in_service(child, ServiceKind.NEXUS) if z.nic)
+    assert nexus_v6 == ["fd77:e9d2:9cd9:2::5", "fd77:e9d2:9cd9:2::6"]
+    (dns,) = in_service(child, ServiceKind.EXTERNAL_DNS)
+    assert dns.nic is not None
+    assert str(dns.nic.ipv6) == "fd77:e9d2:9cd9:1::5"
+    (ntp,) = in_service(child, ServiceKind.BOUNDARY_NTP)
+    assert ntp.nic is not None
+    assert str(ntp.nic.ipv6) == "fd77:e9d2:9cd9:3::5"
+
+
+def test_the_nic_follows_the_family_of_each_zones_external_ip() -> None:
+    # One IPv4 address, then IPv6 ones: the second Nexus gets an IPv6 external IP.
+    ranges = (IpRange(IPv4Address("192.0.2.1"), IPv4Address("192.0.2.1")), V6_RANGE)
+    policy = ZonePolicy(nexus=2, external_dns=0, boundary_ntp=0)
+    child = child_of(None, make_rack(ranges=ranges, policy=policy))
+    by_family = {
+        z.external_ip.ip.version: z.nic
+        for z in in_service(child, ServiceKind.NEXUS)
+        if z.external_ip
+    }
+    v4, v6 = by_family[4], by_family[6]
+    assert v4 is not None and v6 is not None
+    assert (str(v4.ip), v4.ipv6) == ("172.30.2.5", None)
+    assert (v6.ip, str(v6.ipv6)) == (None, "fd77:e9d2:9cd9:2::5")
+    assert v4.mac != v6.mac
+
+
+@pytest.mark.parametrize("ranges", [(RANGE,), (V6_RANGE,)], ids=["ipv4", "ipv6"])
+def test_dual_stack_planning_gives_every_new_nic_both_families(
+    ranges: tuple[IpRange, ...],
+) -> None:
+    rack = make_rack(ranges=ranges, nic_ip_stack=NicIpStack.DUAL_STACK)
+    child = child_of(None, rack)
+    zones = [z for z in child.in_service_zones() if z.nic is not None]
+    assert len(zones) == 8
+    for zone in zones:
+        nic = zone.nic
+        assert nic is not None
+        service = zone.kind.service_kind
+        assert service is not None
+        subnet = SERVICE_SUBNETS[service]
+        assert nic.ip is not None and nic.ipv6 is not None
+        assert (nic.subnet, nic.ipv6_subnet) == (subnet.ipv4, subnet.ipv6)
+        assert subnet.is_assignable(nic.ip)
+        assert subnet.is_assignable(nic.ipv6)
+    nexus = sorted(
+        (str(z.nic.ip), str(z.nic.ipv6)) for z in in_service(child, ServiceKind.NEXUS) if z.nic
+    )
+    assert nexus == [
+        ("172.30.2.5", "fd77:e9d2:9cd9:2::5"),
+        ("172.30.2.6", "fd77:e9d2:9cd9:2::6"),
+        ("172.30.2.7", "fd77:e9d2:9cd9:2::7"),
+    ]
+
+
+def _dual_stack_parent(*, one_ipv4_only: bool = False) -> Blueprint:
+    builder = RackBuilder(seed=12)
+    sleds = [builder.add_sled(disks=3) for _ in range(3)]
+    for index, sled in enumerate(sleds):
+        stack = "v4" if one_ipv4_only and index == 0 else "dual"
+        builder.add_zone(sled, "nexus", stack=stack)
+        builder.add_zone(sled, "internal_ntp")
+    return builder.build()
+
+
+def _new_nics(parent: Blueprint, child: Blueprint) -> list[BlueprintZone]:
+    return [z for z in child.in_service_zones() if parent.zone(z.id) is None and z.nic]
+
+
+def test_a_parent_whose_nics_are_all_dual_stack_makes_dual_stack_children() -> None:
+    parent = _dual_stack_parent()
+    ranges = (IpRange(IPv4Address(EXTERNAL_RANGE[0]), IPv4Address(EXTERNAL_RANGE[1])),)
+    planning_input = input_of(parent, ranges)
+    assert planning_input.nic_ip_stack is None
+    child = child_of(parent, planning_input)
+    fresh = _new_nics(parent, child)
+    assert len(fresh) == 5  # three external DNS, two boundary NTP
+    for zone in fresh:
+        assert zone.nic is not None
+        assert zone.nic.ip is not None
+        assert zone.nic.ipv6 is not None
+
+
+def test_a_parent_with_one_single_stack_nic_plans_as_upstream_does() -> None:
+    parent = _dual_stack_parent(one_ipv4_only=True)
+    ranges = (IpRange(IPv4Address(EXTERNAL_RANGE[0]), IPv4Address(EXTERNAL_RANGE[1])),)
+    child = child_of(parent, input_of(parent, ranges))
+    fresh = _new_nics(parent, child)
+    assert fresh
+    assert all(z.nic is not None and z.nic.ipv6 is None for z in fresh)
+
+
+def test_the_setting_overrides_what_the_parent_does() -> None:
+    parent = _dual_stack_parent()
+    ranges = (IpRange(IPv4Address(EXTERNAL_RANGE[0]), IPv4Address(EXTERNAL_RANGE[1])),)
+    following = dataclasses.replace(
+        input_of(parent, ranges), nic_ip_stack=NicIpStack.FOLLOW_EXTERNAL_IP
+    )
+    fresh = _new_nics(parent, child_of(parent, following))
+    assert fresh
+    assert all(z.nic is not None and z.nic.ipv6 is None for z in fresh)
+
+
+def test_dual_stack_addresses_skip_what_in_service_zones_hold() -> None:
+    parent = _dual_stack_parent()
+    held = {a for z in parent.in_service_zones() if z.nic for a in (z.nic.ip, z.nic.ipv6) if a}
+    ranges = (IpRange(IPv4Address(EXTERNAL_RANGE[0]), IPv4Address(EXTERNAL_RANGE[1])),)
+    policy = ZonePolicy(nexus=4, external_dns=0, boundary_ntp=0)
+    planning_input = dataclasses.replace(input_of(parent, ranges), zone_policy=policy)
+    (fourth,) = _new_nics(parent, child_of(parent, planning_input))
+    assert fourth.nic is not None
+    assert fourth.nic.ip not in held
+    assert fourth.nic.ipv6 not in held
+    assert str(fourth.nic.ipv6) == "fd77:e9d2:9cd9:2::8"
 
 
 # --- placement rules -----------------------------------------------------------------------------
@@ -420,6 +569,27 @@ def test_replacement_reuses_the_expunged_zones_addresses() -> None:
     assert replacement.external_ip.id != victim.external_ip.id
     assert replacement.nic.id != victim.nic.id
     assert replacement.id != victim.id
+
+
+def test_a_dual_stack_replacement_reuses_both_addresses_of_the_expunged_zone() -> None:
+    rack = make_rack(
+        policy=ZonePolicy(nexus=3, external_dns=0, boundary_ntp=0),
+        nic_ip_stack=NicIpStack.DUAL_STACK,
+    )
+    parent = child_of(None, rack)
+    victim = in_service(parent, ServiceKind.NEXUS)[2]
+    # No setting this time: the parent's NICs are all dual-stack.
+    following = dataclasses.replace(rack, nic_ip_stack=None)
+    child = child_of(parent, expunge_disk(following, victim.filesystem_pool))
+    (replacement,) = [z for z in in_service(child, ServiceKind.NEXUS) if parent.zone(z.id) is None]
+    assert replacement.nic is not None
+    assert victim.nic is not None
+    assert (replacement.nic.ip, replacement.nic.ipv6, replacement.nic.mac) == (
+        victim.nic.ip,
+        victim.nic.ipv6,
+        victim.nic.mac,
+    )
+    assert replacement.nic.id != victim.nic.id
 
 
 def test_expunged_snat_block_is_free_again() -> None:

@@ -1,11 +1,12 @@
 """Properties of the planner over random racks and random sequences of expungements.
 
-Each example builds a rack (1-8 sleds of 1-10 disks, service IP ranges of various sizes, a zone
-policy), plans the initial blueprint, then applies a random sequence of operator actions (mostly
-disk and sled expungements, a few added sleds and disks), planning after each one, as a planner
-running ahead of the executor would. After every pass the blueprint in effect must be sound,
-and the policy counts must be reached unless the rack has no room left, in which case the notes
-must say so.
+Each example builds a rack (1-8 sleds of 1-10 disks, IPv4 and IPv6 service IP ranges of
+various sizes, a zone policy, a NIC addressing setting), plans the initial blueprint, then
+applies a random sequence of operator actions (mostly disk and sled expungements, a few added
+sleds and disks), planning after each one, as a planner running ahead of the executor would.
+After every pass the blueprint in effect must be sound, and the policy counts must be reached
+unless the rack has no room left, in which case the notes must say so; and every new service
+NIC must have the address families asked for.
 """
 
 from __future__ import annotations
@@ -15,18 +16,19 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reconfigurator.blueprint.lint import lint
 from reconfigurator.blueprint.model import Blueprint, BlueprintZone, SledState
-from reconfigurator.fixed_data import SNAT_BLOCK_PORTS, ServiceKind
+from reconfigurator.fixed_data import SERVICE_SUBNETS, SNAT_BLOCK_PORTS, ServiceKind
 from reconfigurator.planner import (
     DiskInput,
     DiskPolicy,
     IpRange,
+    NicIpStack,
     PlanningInput,
     PlanResult,
     SeededIds,
@@ -57,6 +59,8 @@ class Scenario:
     #: disks (``add_sled``) or add a disk (``add_disk``). Indexes are taken modulo the sizes.
     steps: tuple[tuple[str, int, int], ...]
     seed: int
+    #: The NIC addressing setting after the initial blueprint (the rack's holds for it).
+    later_stack: NicIpStack | None = None
 
 
 @st.composite
@@ -71,10 +75,13 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         )
         for count in disk_counts
     )
-    sizes = draw(st.lists(st.integers(1, 24), min_size=0, max_size=3))
+    sizes = draw(st.lists(st.tuples(st.integers(1, 24), st.booleans()), min_size=0, max_size=3))
+    firsts = [
+        IPv6Address(f"2001:db8:{index}::10") if ipv6 else IPv4Address(f"198.51.{index}.10")
+        for index, (_size, ipv6) in enumerate(sizes)
+    ]
     ranges = tuple(
-        IpRange(IPv4Address(f"198.51.{index}.10"), IPv4Address(f"198.51.{index}.10") + size - 1)
-        for index, size in enumerate(sizes)
+        IpRange(first, first + size - 1) for first, (size, _ipv6) in zip(firsts, sizes, strict=True)
     )
     policy = draw(
         st.one_of(
@@ -93,7 +100,11 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         st.integers(0, 9),
     )
     steps = tuple(draw(st.lists(step, min_size=1, max_size=10)))
-    return Scenario(PlanningInput(sleds=sleds, ip_ranges=ranges, zone_policy=policy), steps, seed)
+    stacks = st.sampled_from([None, NicIpStack.FOLLOW_EXTERNAL_IP, NicIpStack.DUAL_STACK])
+    rack = PlanningInput(
+        sleds=sleds, ip_ranges=ranges, zone_policy=policy, nic_ip_stack=draw(stacks)
+    )
+    return Scenario(rack, steps, seed, draw(stacks))
 
 
 def apply_step(
@@ -148,6 +159,7 @@ def run_scenario(scenario: Scenario) -> Iterator[Pass]:
     for step in (None, *scenario.steps):
         if step is not None:
             planning_input = apply_step(planning_input, step, rack_ids)
+            planning_input = dataclasses.replace(planning_input, nic_ip_stack=scenario.later_stack)
         result = plan(parent, planning_input, ids, now=NOW)
         yield Pass(planning_input, parent, result)
         if result.blueprint is not None:
@@ -170,7 +182,7 @@ def free_external(blueprint: Blueprint, ranges: tuple[IpRange, ...], kind: Servi
             held.setdefault(ip.ip, []).append((ip.first_port, ip.last_port))
     for first, last in ranges:
         for value in range(int(first), int(last) + 1):
-            taken = held.get(IPv4Address(value), [])
+            taken = held.get(type(first)(value), [])
             if kind is not ServiceKind.BOUNDARY_NTP:
                 if not taken:
                     return True
@@ -201,7 +213,7 @@ def assert_sound(blueprint: Blueprint, planning_input: PlanningInput) -> None:
     disks = {d.pool_id: d for s in planning_input.sleds for d in s.disks}
     sleds = {s.id: s for s in planning_input.sleds}
     external: list[tuple[object, int, int, uuid.UUID]] = []
-    nic_ips: dict[IPv4Address, uuid.UUID] = {}
+    nic_ips: dict[IPv4Address | IPv6Address, uuid.UUID] = {}
     macs: dict[str, uuid.UUID] = {}
     for sled, zone in blueprint.zones():
         if not zone.is_in_service:
@@ -220,9 +232,13 @@ def assert_sound(blueprint: Blueprint, planning_input: PlanningInput) -> None:
             overlap = other_ip == ip.ip and first <= ip.last_port and ip.first_port <= last
             assert not overlap, f"zones {owner} and {zone.id} share external IP {ip.ip}"
         external.append((ip.ip, ip.first_port, ip.last_port, zone.id))
-        assert nic.ip not in nic_ips, f"zones {nic_ips.get(nic.ip)} and {zone.id} share a NIC IP"
+        for address in (nic.ip, nic.ipv6):
+            if address is None:
+                continue
+            holder = nic_ips.get(address)
+            assert holder is None, f"zones {holder} and {zone.id} share NIC IP {address}"
+            nic_ips[address] = zone.id
         assert nic.mac not in macs, f"zones {macs.get(nic.mac)} and {zone.id} share a MAC"
-        nic_ips[nic.ip] = zone.id
         macs[nic.mac] = zone.id
 
 
@@ -297,3 +313,33 @@ def test_the_same_seed_gives_the_same_blueprints(scenario: Scenario) -> None:
     assert [bp.to_json() if bp else None for bp, _ in first] == [
         bp.to_json() if bp else None for bp, _ in second
     ]
+
+
+def _all_dual_stack(blueprint: Blueprint | None) -> bool:
+    if blueprint is None:
+        return False
+    nics = [zone.nic for zone in blueprint.in_service_zones() if zone.nic is not None]
+    return bool(nics) and all(nic.ip is not None and nic.ipv6 is not None for nic in nics)
+
+
+@PROPERTY_SETTINGS
+@given(scenarios())
+def test_new_nics_have_the_address_families_asked_for(scenario: Scenario) -> None:
+    for step in run_scenario(scenario):
+        child = step.result.blueprint
+        if child is None:
+            continue
+        stack = step.planning_input.nic_ip_stack
+        dual = stack is NicIpStack.DUAL_STACK or (stack is None and _all_dual_stack(step.parent))
+        for zone in child.in_service_zones():
+            if step.parent is not None and step.parent.zone(zone.id) is not None:
+                continue
+            nic, external, service = zone.nic, zone.external_ip, zone.kind.service_kind
+            if nic is None or external is None or service is None:
+                continue
+            assert nic.name == service.row_name(zone.id)
+            families = {a.version for a in (nic.ip, nic.ipv6) if a is not None}
+            assert families == ({4, 6} if dual else {external.ip.version}), zone.id
+            subnet = SERVICE_SUBNETS[service]
+            assert nic.subnet == (subnet.ipv4 if nic.ip is not None else None)
+            assert nic.ipv6_subnet == (subnet.ipv6 if nic.ipv6 is not None else None)

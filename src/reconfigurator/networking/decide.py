@@ -290,6 +290,19 @@ def _zone_nic_conflicts(desired: DesiredNic, zone_rows: list[NicRow]) -> list[Co
     """The zone holds live NICs and none of them is the blueprint's."""
     conflicts = []
     for other in zone_rows:
+        if other.kind != SERVICE_NIC_KIND:
+            conflicts.append(
+                Conflict(
+                    ConflictKind.ROW_OWNED_BY_OTHER,
+                    desired.zone_id,
+                    Table.NIC.value,
+                    other.id,
+                    f"live {other.kind} NIC {other.id} has the zone as its parent"
+                    f" (slot {other.slot})",
+                    owner=other.parent_id,
+                )
+            )
+            continue
         kind = (
             ConflictKind.ROW_MISMATCH
             if other.id == desired.id
@@ -395,7 +408,10 @@ def _allocate_nics(
 
     for wanted in desired.nics:
         zone_rows = held.by_parent.get(wanted.zone_id, [])
-        match = next((row for row in zone_rows if wanted.matches(row)), None)
+        match = next(
+            (row for row in zone_rows if row.kind == SERVICE_NIC_KIND and wanted.matches(row)),
+            None,
+        )
         if match is not None:
             conflicts: list[Conflict] = []
         elif zone_rows:
