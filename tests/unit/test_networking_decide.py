@@ -38,6 +38,8 @@ from reconfigurator.networking import (
 )
 from reconfigurator.networking.desired import desired_external_ip, desired_nic
 from tests.blueprint_builder import RackBuilder, SledHandle
+from tests.networking_records import live_external_ip as ext_row
+from tests.networking_records import live_nic as nic_row
 
 DELETED = datetime(2026, 1, 2, tzinfo=UTC)
 
@@ -102,41 +104,6 @@ def nic_of(desired: BlueprintNetworking, zone_id: uuid.UUID) -> DesiredNic:
 def position(desired: BlueprintNetworking, zone_id: uuid.UUID) -> int:
     """Where an expunged zone is in the blueprint's list (the key of ``expunged_*``)."""
     return [entry.zone_id for entry in desired.expunged].index(zone_id)
-
-
-def ext_row(wanted: DesiredExternalIp, **changes: object) -> ExternalIpRow:
-    """The live row the blueprint asks for, with ``changes``."""
-    row = ExternalIpRow(
-        id=wanted.id,
-        parent_id=wanted.zone_id,
-        ip=wanted.ip,
-        first_port=wanted.first_port,
-        last_port=wanted.last_port,
-        kind=wanted.kind,
-        is_service=True,
-        time_deleted=None,
-    )
-    return dataclasses.replace(row, **changes)  # type: ignore[arg-type]
-
-
-def nic_row(wanted: DesiredNic, **changes: object) -> NicRow:
-    """The live NIC the blueprint asks for, with ``changes``."""
-    row = NicRow(
-        id=wanted.id,
-        parent_id=wanted.zone_id,
-        kind="service",
-        name=wanted.name,
-        vpc_id=wanted.vpc_id,
-        subnet_id=wanted.subnet_id,
-        mac=wanted.mac,
-        ipv4=wanted.ipv4,
-        ipv6=wanted.ipv6,
-        slot=wanted.slot,
-        is_primary=wanted.is_primary,
-        transit_ips=wanted.transit_ips,
-        time_deleted=None,
-    )
-    return dataclasses.replace(row, **changes)  # type: ignore[arg-type]
 
 
 def state_of(

@@ -51,6 +51,7 @@ from reconfigurator.networking import (
 )
 from reconfigurator.networking.desired import desired_external_ip, desired_nic
 from tests.blueprint_builder import RackBuilder
+from tests.networking_records import live_external_ip, live_nic
 
 EXT = Table.EXTERNAL_IP
 NIC = Table.NIC
@@ -189,42 +190,9 @@ def apply(plan: NetworkingPlan, tables: Tables) -> Tables:
         )
     for nic in plan.nic_creates:
         assert nic.id not in nics, "INSERT would break the primary key"
-        nics[nic.id] = _live_nic(nic)
+        nics[nic.id] = live_nic(nic)
     repairs = tables.repairs | {(d.table, d.row_id, d.zone_id) for d in plan.new_repairs()}
     return Tables(external_ips, nics, repairs, list(tables.ranges))
-
-
-def _live_nic(wanted: DesiredNic, **changes: object) -> NicRow:
-    row = NicRow(
-        id=wanted.id,
-        parent_id=wanted.zone_id,
-        kind="service",
-        name=wanted.name,
-        vpc_id=wanted.vpc_id,
-        subnet_id=wanted.subnet_id,
-        mac=wanted.mac,
-        ipv4=wanted.ipv4,
-        ipv6=wanted.ipv6,
-        slot=wanted.slot,
-        is_primary=wanted.is_primary,
-        transit_ips=wanted.transit_ips,
-        time_deleted=None,
-    )
-    return dataclasses.replace(row, **changes)  # type: ignore[arg-type]
-
-
-def _live_external_ip(wanted: DesiredExternalIp, **changes: object) -> ExternalIpRow:
-    row = ExternalIpRow(
-        id=wanted.id,
-        parent_id=wanted.zone_id,
-        ip=wanted.ip,
-        first_port=wanted.first_port,
-        last_port=wanted.last_port,
-        kind=wanted.kind,
-        is_service=True,
-        time_deleted=None,
-    )
-    return dataclasses.replace(row, **changes)  # type: ignore[arg-type]
 
 
 def unique_keys(row: ExternalIpRow | NicRow) -> Iterator[tuple[object, ...]]:
@@ -371,23 +339,23 @@ def _expunged_rows(
     if changes is None:
         return [], fate == "missing_repaired"
     if isinstance(wanted, DesiredExternalIp):
-        return [_live_external_ip(wanted, **changes)], False
-    return [_live_nic(wanted, **changes)], False
+        return [live_external_ip(wanted, **changes)], False
+    return [live_nic(wanted, **changes)], False
 
 
 #: How each fate of an in-service zone's external IP makes its rows.
 EXTERNAL_FATES: dict[str, Callable[[DesiredExternalIp, _Ids], list[ExternalIpRow]]] = {
     "missing": lambda wanted, ids: [],
-    "live": lambda wanted, ids: [_live_external_ip(wanted)],
-    "soft_deleted": lambda wanted, ids: [_live_external_ip(wanted, time_deleted=EARLIER)],
-    "owned_by_other": lambda wanted, ids: [_live_external_ip(wanted, parent_id=ids.new())],
-    "differing": lambda wanted, ids: [_live_external_ip(wanted, first_port=wanted.first_port + 1)],
+    "live": lambda wanted, ids: [live_external_ip(wanted)],
+    "soft_deleted": lambda wanted, ids: [live_external_ip(wanted, time_deleted=EARLIER)],
+    "owned_by_other": lambda wanted, ids: [live_external_ip(wanted, parent_id=ids.new())],
+    "differing": lambda wanted, ids: [live_external_ip(wanted, first_port=wanted.first_port + 1)],
     "other_row": lambda wanted, ids: [
-        _live_external_ip(
+        live_external_ip(
             wanted, id=ids.new(), ip=IPv4Address("198.51.100.0") + (ids.new().int & 0xFF)
         )
     ],
-    "held": lambda wanted, ids: [_live_external_ip(wanted, id=ids.new(), parent_id=ids.new())],
+    "held": lambda wanted, ids: [live_external_ip(wanted, id=ids.new(), parent_id=ids.new())],
 }
 
 
@@ -415,7 +383,7 @@ def _ipv6_differing(wanted: DesiredNic) -> IPv6Address | None:
 
 def _with_extra(wanted: DesiredNic, ids: _Ids) -> list[NicRow]:
     """The blueprint's NIC and a further one of the zone, in slot 1."""
-    extra = _live_nic(
+    extra = live_nic(
         wanted,
         id=ids.new(),
         name=f"{wanted.name}-extra",
@@ -424,29 +392,29 @@ def _with_extra(wanted: DesiredNic, ids: _Ids) -> list[NicRow]:
         mac=wanted.mac + 0x4000,
         **_other_addresses(wanted, ids),
     )
-    return [_live_nic(wanted), extra]
+    return [live_nic(wanted), extra]
 
 
 #: How each fate of an in-service zone's NIC makes its rows.
 NIC_FATES: dict[str, Callable[[DesiredNic, _Ids], list[NicRow]]] = {
     "missing": lambda wanted, ids: [],
-    "live": lambda wanted, ids: [_live_nic(wanted)],
-    "other_id": lambda wanted, ids: [_live_nic(wanted, id=ids.new())],
-    "other_subnet": lambda wanted, ids: [_live_nic(wanted, subnet_id=_another_subnet(wanted))],
+    "live": lambda wanted, ids: [live_nic(wanted)],
+    "other_id": lambda wanted, ids: [live_nic(wanted, id=ids.new())],
+    "other_subnet": lambda wanted, ids: [live_nic(wanted, subnet_id=_another_subnet(wanted))],
     "plus_extra": _with_extra,
-    "soft_deleted": lambda wanted, ids: [_live_nic(wanted, time_deleted=EARLIER)],
-    "owned_by_other": lambda wanted, ids: [_live_nic(wanted, parent_id=ids.new())],
-    "differing": lambda wanted, ids: [_live_nic(wanted, mac=wanted.mac + 0x2000)],
-    "ipv6_differs": lambda wanted, ids: [_live_nic(wanted, ipv6=_ipv6_differing(wanted))],
+    "soft_deleted": lambda wanted, ids: [live_nic(wanted, time_deleted=EARLIER)],
+    "owned_by_other": lambda wanted, ids: [live_nic(wanted, parent_id=ids.new())],
+    "differing": lambda wanted, ids: [live_nic(wanted, mac=wanted.mac + 0x2000)],
+    "ipv6_differs": lambda wanted, ids: [live_nic(wanted, ipv6=_ipv6_differing(wanted))],
     "other_row": lambda wanted, ids: [
-        _live_nic(wanted, id=ids.new(), mac=wanted.mac + 0x1000, **_other_addresses(wanted, ids))
+        live_nic(wanted, id=ids.new(), mac=wanted.mac + 0x1000, **_other_addresses(wanted, ids))
     ],
     "held_ip": lambda wanted, ids: [
-        _live_nic(wanted, id=ids.new(), parent_id=ids.new(), mac=wanted.mac + 0x3000)
+        live_nic(wanted, id=ids.new(), parent_id=ids.new(), mac=wanted.mac + 0x3000)
     ],
-    "instance_same_id": lambda wanted, ids: [_live_nic(wanted, kind="instance")],
+    "instance_same_id": lambda wanted, ids: [live_nic(wanted, kind="instance")],
     "instance_in_slot": lambda wanted, ids: [
-        _live_nic(
+        live_nic(
             wanted,
             id=ids.new(),
             kind="instance",
@@ -455,7 +423,7 @@ NIC_FATES: dict[str, Callable[[DesiredNic, _Ids], list[NicRow]]] = {
         )
     ],
     "held_mac": lambda wanted, ids: [
-        _live_nic(wanted, id=ids.new(), parent_id=ids.new(), **_other_addresses(wanted, ids))
+        live_nic(wanted, id=ids.new(), parent_id=ids.new(), **_other_addresses(wanted, ids))
     ],
 }
 assert set(NIC_FATES) == set(BENIGN_NIC + TROUBLE_NIC)
