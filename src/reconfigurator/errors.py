@@ -203,6 +203,8 @@ class ConflictKind(enum.StrEnum):
     NIC_IP_HELD = "nic_ip_held"
     #: The MAC address is held by another live NIC of the VPC.
     MAC_HELD = "mac_held"
+    #: The NIC's slot is held by a live NIC of another kind whose parent is the zone.
+    SLOT_HELD = "slot_held"
     #: Another zone of the same blueprint wants the same address, MAC or row id.
     CLAIMED_IN_BLUEPRINT = "claimed_in_blueprint"
     #: The external IP is in no live range of the service IP pool of its version.

@@ -81,7 +81,8 @@ def _fails_with_conflicts(setup: Setup, child: Blueprint) -> list[Conflict]:
             "table": c.table,
             "row_id": str(c.row_id),
             "owner": str(c.owner) if c.owner is not None else None,
-            "kind": c.kind.value,
+            "kind": "mismatch" if c.kind.is_mismatch else "conflict",
+            "conflict_kind": c.kind.value,
             "detail": c.detail,
         }
         for c in conflicts

@@ -27,6 +27,7 @@ from tests.db_support import snapshot
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "database_0001.json"
 PLACEHOLDER_NOTE = "(never created; recorded as deleted by the executor)"
+LEGACY_POOL_ID = "001de000-0001-4000-8000-000000000001"
 
 #: Tables whose rows revision 0002 leaves exactly as they were.
 UNCHANGED_TABLES = ("blueprint", "bp_target", "sled", "physical_disk", "bp_execution")
@@ -185,9 +186,10 @@ class _Stop(Exception):
     """Stands for a failure (a crash, a lost connection) before one statement."""
 
 
-def _upgrade_one_statement_at_a_time(engine: Engine, fail_before: int | None) -> int:
-    """Apply 0001 → 0002 the way CockroachDB does (each statement commits on its own), failing
-    before statement ``fail_before`` (0-based) if given. Returns the statements sent."""
+def _one_statement_at_a_time(engine: Engine, fail_before: int | None, *, to: str = "0002") -> int:
+    """Migrate to revision ``to`` the way CockroachDB does (each statement commits on its
+    own), failing before statement ``fail_before`` (0-based) if given. Returns the statements
+    sent."""
     sent = 0
 
     def count(*_args: Any) -> None:
@@ -200,7 +202,11 @@ def _upgrade_one_statement_at_a_time(engine: Engine, fail_before: int | None) ->
         autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
         event.listen(autocommit, "before_cursor_execute", count)
         try:
-            command.upgrade(migrate.alembic_config(connection=autocommit), "0002")
+            config = migrate.alembic_config(connection=autocommit)
+            if to == "0002":
+                command.upgrade(config, to)
+            else:
+                command.downgrade(config, to)
         finally:
             event.remove(autocommit, "before_cursor_execute", count)
     return sent
@@ -229,6 +235,7 @@ DATA_TABLES = (
     "ip_pool_range",
     "external_ip",
     "network_interface",
+    "service_network_interface",
     "external_networking_repair",
     "alembic_version",
 )
@@ -244,12 +251,23 @@ def _state(engine: Engine) -> dict[str, Any]:
         new_pool = conn.execute(
             text("SELECT id::text FROM ip_pool WHERE name = 'oxide-service-pool-v6'")
         ).scalar()
+        present = set(
+            conn.execute(
+                text(
+                    "SELECT table_name FROM information_schema.tables"
+                    " WHERE table_schema = current_schema()"
+                )
+            ).scalars()
+        )
         for table in DATA_TABLES:
+            if table not in present:
+                state[table] = None
+                continue
             rows = conn.execute(text(f"SELECT to_jsonb(t)::text FROM {table} t")).scalars()
             normalized = []
             for row in rows:
                 values = json.loads(row)
-                if table == "ip_pool" and values["id"] == new_pool:
+                if table == "ip_pool" and values["id"] in (new_pool, LEGACY_POOL_ID):
                     values.update(time_created="-", time_modified="-")
                 text_form = json.dumps(values, sort_keys=True)
                 normalized.append(text_form.replace(new_pool or "\0", "<new pool>"))
@@ -264,16 +282,84 @@ def test_a_rerun_completes_after_a_failure_before_any_statement(
         load_0001_database(populated)
         populated.dispose()
         with fresh_database_copy(db_server, populated) as reference:
-            total = _upgrade_one_statement_at_a_time(reference, None)
+            total = _one_statement_at_a_time(reference, None)
             expected = _state(reference)
             assert migrate.current_revision(reference) == "0002"
         assert total > 40
         for stop in range(total):
             with fresh_database_copy(db_server, populated) as engine:
                 with pytest.raises(_Stop):
-                    _upgrade_one_statement_at_a_time(engine, stop)
+                    _one_statement_at_a_time(engine, stop)
                 assert migrate.current_revision(engine) == "0001", stop
-                _upgrade_one_statement_at_a_time(engine, None)
+                _one_statement_at_a_time(engine, None)
+                assert _state(engine) == expected, f"re-run after a failure before {stop}"
+
+
+def test_downgrade_gives_back_revision_0001s_tables_and_one_service_pool(
+    upgraded: Engine,
+) -> None:
+    before = {
+        table: _as_text_all(upgraded, table)
+        for table in ("external_ip", "service_network_interface", *UNCHANGED_TABLES)
+    }
+    migrate.downgrade(upgraded, "0001")
+    with upgraded.connect() as conn:
+        kinds = {
+            name: conn.execute(
+                text(
+                    "SELECT table_type FROM information_schema.tables"
+                    " WHERE table_name = :name AND table_schema = current_schema()"
+                ),
+                {"name": name},
+            ).scalar()
+            for name in ("service_network_interface", "network_interface")
+        }
+        pools = conn.execute(text("SELECT id::text, name FROM ip_pool")).all()
+        ranges = conn.execute(text("SELECT DISTINCT ip_pool_id::text FROM ip_pool_range")).all()
+    assert kinds == {"service_network_interface": "BASE TABLE", "network_interface": None}
+    (old_pool,) = _rows("ip_pool")
+    assert [tuple(p) for p in pools] == [(old_pool["id"], "oxide-service-pool")]
+    assert [r[0] for r in ranges] == [old_pool["id"]]
+    for table, rows in before.items():
+        assert _as_text_all(upgraded, table) == rows, table
+    # And up again: the same rows.
+    migrate.upgrade(upgraded, "0002")
+    for table, rows in before.items():
+        assert _as_text_all(upgraded, table) == rows, table
+
+
+def _as_text_all(engine: Engine, table: str) -> list[Any]:
+    with engine.connect() as conn:
+        columns = [
+            row[0]
+            for row in conn.execute(
+                text(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = :t"
+                    " AND table_schema = current_schema() ORDER BY ordinal_position"
+                ),
+                {"t": table},
+            )
+        ]
+        return _as_text(conn, table, columns, "1")
+
+
+def test_a_downgrade_rerun_completes_after_a_failure_before_any_statement(
+    db_server: DatabaseServer,
+) -> None:
+    with fresh_database(db_server, migrated=False) as populated:
+        load_0001_database(populated)
+        migrate.upgrade(populated, "0002")
+        populated.dispose()
+        with fresh_database_copy(db_server, populated) as reference:
+            total = _one_statement_at_a_time(reference, None, to="0001")
+            expected = _state(reference)
+            assert migrate.current_revision(reference) == "0001"
+        for stop in range(total):
+            with fresh_database_copy(db_server, populated) as engine:
+                with pytest.raises(_Stop):
+                    _one_statement_at_a_time(engine, stop, to="0001")
+                assert migrate.current_revision(engine) == "0002", stop
+                _one_statement_at_a_time(engine, None, to="0001")
                 assert _state(engine) == expected, f"re-run after a failure before {stop}"
 
 

@@ -592,9 +592,30 @@ def test_an_instance_nic_of_the_zone_in_its_slot_blocks_the_creation() -> None:
     )
     plan = decide(desired, state_of(ext_row(external_of(desired, nexus)), instance))
     assert plan.nic_creates == []
-    assert plan.conflicts
-    assert {c.zone_id for c in plan.conflicts} == {nexus}
-    assert any(str(instance.id) in str(c) for c in plan.conflicts)
+    (conflict,) = plan.conflicts
+    assert_conflict(
+        conflict, ConflictKind.SLOT_HELD, zone=nexus, table=NIC, row=wanted.id, owner=nexus
+    )
+    assert str(instance.id) in conflict.detail
+
+
+def test_an_instance_nic_of_the_zone_in_another_slot_is_ignored() -> None:
+    # Upstream reads a zone's NICs through its service view: the service NIC is created.
+    rack, sled = new_rack()
+    nexus = rack.add_zone(sled, "nexus")
+    desired = BlueprintNetworking.of(rack.build())
+    wanted = nic_of(desired, nexus)
+    instance = nic_row(
+        wanted,
+        id=uuid.UUID("00000000-0000-4000-8000-0000000001a6"),
+        kind="instance",
+        ipv4=IPv4Address("172.30.2.151"),
+        mac=wanted.mac + 501,
+        slot=1,
+    )
+    plan = decide(desired, state_of(ext_row(external_of(desired, nexus)), instance))
+    assert plan.conflicts == []
+    assert plan.nic_creates == [wanted]
 
 
 def test_a_soft_deleted_row_of_an_in_service_zone_is_a_conflict() -> None:

@@ -273,16 +273,6 @@ class ServiceNic(_Model):
         """The MAC as the 48-bit integer the database stores."""
         return mac_to_int(self.mac)
 
-    @property
-    def transit_ips_v4(self) -> tuple[IPv4Network, ...]:
-        """The IPv4 transit networks."""
-        return tuple(n for n in self.transit_ips if isinstance(n, IPv4Network))
-
-    @property
-    def transit_ips_v6(self) -> tuple[IPv6Network, ...]:
-        """The IPv6 transit networks."""
-        return tuple(n for n in self.transit_ips if isinstance(n, IPv6Network))
-
 
 #: NIC keys left out of the JSON when absent (None) or empty.
 _OPTIONAL_NIC_KEYS = ("ip", "subnet", "ipv6", "ipv6_subnet", "transit_ips")

@@ -70,22 +70,27 @@ def create_enum(name: str, values: Sequence[str]) -> None:
 
 
 def drop_enum(name: str) -> None:
+    """``DROP TYPE IF EXISTS``."""
     op.execute(f"DROP TYPE IF EXISTS {name}")
 
 
 def create_table(name: str, *items: sa.schema.SchemaItem) -> None:
+    """``CREATE TABLE IF NOT EXISTS`` with its columns and constraints."""
     op.create_table(name, *items, if_not_exists=True)
 
 
 def drop_table(name: str) -> None:
+    """``DROP TABLE IF EXISTS``."""
     op.drop_table(name, if_exists=True)
 
 
 def add_column(table: str, column: sa.Column[Any]) -> None:
+    """``ALTER TABLE ... ADD COLUMN IF NOT EXISTS``."""
     op.add_column(table, column, if_not_exists=True)
 
 
 def drop_column(table: str, column: str) -> None:
+    """``ALTER TABLE ... DROP COLUMN IF EXISTS``."""
     op.execute(f"ALTER TABLE {table} DROP COLUMN IF EXISTS {column}")
 
 
@@ -105,6 +110,7 @@ def create_index(
 
 
 def drop_index(name: str, table: str) -> None:
+    """``DROP INDEX IF EXISTS``."""
     op.drop_index(name, table_name=table, if_exists=True)
 
 
@@ -115,4 +121,5 @@ def create_check(table: str, name: str, condition: str) -> None:
 
 
 def drop_constraint(table: str, name: str) -> None:
+    """``ALTER TABLE ... DROP CONSTRAINT IF EXISTS``."""
     op.drop_constraint(name, table, if_exists=True)

@@ -73,12 +73,16 @@ def _pg_enum(cls: type[enum.Enum], name: str) -> SAEnum:
 
 
 class IpKind(enum.StrEnum):
+    """What an external IP is: SNAT, ephemeral or floating (upstream's ``ip_kind``)."""
+
     SNAT = "snat"
     EPHEMERAL = "ephemeral"
     FLOATING = "floating"
 
 
 class IpAttachState(enum.StrEnum):
+    """Where an external IP is in attaching to its parent (upstream's ``ip_attach_state``)."""
+
     DETACHED = "detached"
     ATTACHED = "attached"
     DETACHING = "detaching"
@@ -86,22 +90,30 @@ class IpAttachState(enum.StrEnum):
 
 
 class IpPoolAssignment(enum.StrEnum):
+    """What an IP pool serves: silos or the rack's system services."""
+
     SYSTEM_SERVICES = "system_services"
     SILOS = "silos"
 
 
 class IpPoolType(enum.StrEnum):
+    """Unicast or multicast IP pool (upstream's ``ip_pool_type``)."""
+
     UNICAST = "unicast"
     MULTICAST = "multicast"
 
 
 class NetworkInterfaceKind(enum.StrEnum):
+    """What a NIC belongs to: an instance, a service zone or a probe."""
+
     INSTANCE = "instance"
     SERVICE = "service"
     PROBE = "probe"
 
 
 class ExecutionOutcome(enum.StrEnum):
+    """How an executor run ended (``running`` while it runs)."""
+
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -440,13 +452,6 @@ service_network_interface_view: Final = Table(
     Column("ipv6", INET),
     Column("slot", SmallInteger),
     Column("is_primary", Boolean),
-)
-
-#: The view's definition, as upstream's DDL has it.
-SERVICE_NETWORK_INTERFACE_VIEW_SQL: Final = (
-    "SELECT id, name, description, time_created, time_modified, time_deleted,"
-    " parent_id AS service_id, vpc_id, subnet_id, mac, ip AS ipv4, ipv6, slot, is_primary"
-    " FROM network_interface WHERE kind = 'service'"
 )
 
 

@@ -51,6 +51,7 @@ class PoolRecord:
     rcgen: int
 
     def to_json(self) -> dict[str, object]:
+        """The pool as ``recon pool show --json`` shows it."""
         return {
             "id": str(self.id),
             "name": self.name,
@@ -73,9 +74,11 @@ class PoolRangeRecord:
 
     @property
     def size(self) -> int:
+        """How many addresses the range holds."""
         return int(self.last) - int(self.first) + 1
 
     def to_json(self) -> dict[str, object]:
+        """The range as ``recon pool`` shows it."""
         return {
             "id": str(self.id),
             "ip_pool_id": str(self.ip_pool_id),

@@ -49,6 +49,7 @@ class EnsureExternalNetworking:
     )
 
     def wanted(self, blueprint: Blueprint) -> BlueprintNetworking:
+        """What ``blueprint`` asks of the tables (kept for the next run of the same one)."""
         if self._wanted is None or self._wanted[0] is not blueprint:
             self._wanted = (blueprint, BlueprintNetworking.of(blueprint))
         return self._wanted[1]

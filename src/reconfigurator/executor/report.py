@@ -87,7 +87,8 @@ def conflict_json(conflict: Conflict) -> dict[str, Any]:
         "table": conflict.table,
         "row_id": str(conflict.row_id),
         "owner": str(conflict.owner) if conflict.owner is not None else None,
-        "kind": conflict.kind.value,
+        "kind": "mismatch" if conflict.kind.is_mismatch else "conflict",
+        "conflict_kind": conflict.kind.value,
         "detail": conflict.detail,
     }
 

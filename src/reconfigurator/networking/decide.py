@@ -238,25 +238,25 @@ def _allocate_external_ips(
         row = state.external_ips.get(wanted.id)
         conflicts = _external_ip_conflicts(wanted, row, held)
         held.claimed[wanted.ip].append(wanted)
+        # As upstream, the address must be in a live service range, held already or not.
+        pool_range = _find_range(state.pool_ranges, wanted.ip)
+        if pool_range is None:
+            conflicts.append(
+                Conflict(
+                    ConflictKind.OUTSIDE_SERVICE_POOL,
+                    wanted.zone_id,
+                    Table.EXTERNAL_IP.value,
+                    wanted.id,
+                    f"IP {wanted.ip} is outside every live range of the IPv"
+                    f"{wanted.ip.version} service IP pool",
+                )
+            )
         if conflicts:
             plan.conflicts.extend(conflicts)
         elif row is not None:
             plan.external_ip_unchanged.append(wanted)
-        else:
-            pool_range = _find_range(state.pool_ranges, wanted.ip)
-            if pool_range is None:
-                plan.conflicts.append(
-                    Conflict(
-                        ConflictKind.OUTSIDE_SERVICE_POOL,
-                        wanted.zone_id,
-                        Table.EXTERNAL_IP.value,
-                        wanted.id,
-                        f"IP {wanted.ip} is outside every live range of the IPv"
-                        f"{wanted.ip.version} service IP pool",
-                    )
-                )
-            else:
-                plan.external_ip_creates.append(ExternalIpCreate(wanted, pool_range))
+        elif pool_range is not None:
+            plan.external_ip_creates.append(ExternalIpCreate(wanted, pool_range))
 
 
 # --- allocation: service NICs -------------------------------------------------------------
@@ -272,8 +272,16 @@ class _NicHolders:
     claimed_address: dict[tuple[UUID, IpAddress], DesiredNic] = field(default_factory=dict)
     claimed_mac: dict[int, DesiredNic] = field(default_factory=dict)
 
+    #: Live NICs of another kind, by (parent, slot): their slot is taken for every kind.
+    foreign_slots: dict[tuple[UUID, int], NicRow] = field(default_factory=dict)
+
     def hold(self, row: NicRow) -> None:
-        self.by_parent[row.parent_id].append(row)
+        if row.kind == SERVICE_NIC_KIND:
+            self.by_parent[row.parent_id].append(row)
+        else:
+            # Upstream reads a zone's NICs through its service view: a NIC of another kind is
+            # not the zone's, but it still holds its slot (the slot index covers every kind).
+            self.foreign_slots[(row.parent_id, row.slot)] = row
         for address in (row.ipv4, row.ipv6):
             if address is not None:
                 self.by_address[(row.subnet_id, address)].append(row)
@@ -290,19 +298,6 @@ def _zone_nic_conflicts(desired: DesiredNic, zone_rows: list[NicRow]) -> list[Co
     """The zone holds live NICs and none of them is the blueprint's."""
     conflicts = []
     for other in zone_rows:
-        if other.kind != SERVICE_NIC_KIND:
-            conflicts.append(
-                Conflict(
-                    ConflictKind.ROW_OWNED_BY_OTHER,
-                    desired.zone_id,
-                    Table.NIC.value,
-                    other.id,
-                    f"live {other.kind} NIC {other.id} has the zone as its parent"
-                    f" (slot {other.slot})",
-                    owner=other.parent_id,
-                )
-            )
-            continue
         kind = (
             ConflictKind.ROW_MISMATCH
             if other.id == desired.id
@@ -329,6 +324,18 @@ def _new_nic_conflicts(
     """What is in the way of creating the NIC (the zone holds no live NIC)."""
     zone, table = desired.zone_id, Table.NIC.value
     conflicts = _own_row_conflicts(zone, Table.NIC, desired.id, row)
+    in_slot = held.foreign_slots.get((zone, desired.slot))
+    if in_slot is not None:
+        conflicts.append(
+            Conflict(
+                ConflictKind.SLOT_HELD,
+                zone,
+                table,
+                desired.id,
+                f"slot {desired.slot} of the zone is held by live {in_slot.kind} NIC {in_slot.id}",
+                owner=in_slot.parent_id,
+            )
+        )
     addresses = [a for a in (desired.ipv4, desired.ipv6) if a is not None]
     holders = [
         (ConflictKind.NIC_IP_HELD, holder, f"NIC IP {address}")
@@ -408,10 +415,7 @@ def _allocate_nics(
 
     for wanted in desired.nics:
         zone_rows = held.by_parent.get(wanted.zone_id, [])
-        match = next(
-            (row for row in zone_rows if row.kind == SERVICE_NIC_KIND and wanted.matches(row)),
-            None,
-        )
+        match = next((row for row in zone_rows if wanted.matches(row)), None)
         if match is not None:
             conflicts: list[Conflict] = []
         elif zone_rows:

@@ -272,7 +272,7 @@ def _pools() -> None:
         f" AND {LIVE} ORDER BY time_created, id LIMIT 1"
     )
     misplaced = (
-        f"SELECT 1 FROM ip_pool_range WHERE family(first_address) = 6 AND {LIVE}"
+        "SELECT 1 FROM ip_pool_range WHERE family(first_address) = 6"
         f" AND ip_pool_id IN ({v4_services})"
     )
     op.execute(
@@ -298,6 +298,11 @@ def _pools() -> None:
         f"DELETE FROM ip_pool WHERE id = '{LEGACY_SERVICE_POOL_ID}'"
         " AND NOT EXISTS (SELECT 1 FROM ip_pool_range WHERE ip_pool_id = ip_pool.id)"
         " AND NOT EXISTS (SELECT 1 FROM external_ip WHERE ip_pool_id = ip_pool.id)"
+    )
+    # A pool's generation counts changes to its ranges, as upstream's collections do.
+    op.execute(
+        "UPDATE ip_pool SET rcgen = (SELECT count(*) FROM ip_pool_range r"
+        " WHERE r.ip_pool_id = ip_pool.id)"
     )
     _replace_indexes("ip_pool")
 
@@ -391,20 +396,44 @@ def _network_interface() -> None:
     op.execute(f"CREATE OR REPLACE VIEW {OLD_NIC} AS {VIEW_SQL}")
 
 
+def _one_legacy_service_pool() -> None:
+    """Revision 0001 has one service pool, with a fixed id: it takes over the ranges and
+    addresses of every other service pool, which then go."""
+    legacy = f"'{LEGACY_SERVICE_POOL_ID}'"
+    others = f"SELECT id FROM ip_pool WHERE assignment = '{SERVICES}' AND id != {legacy}"
+    op.execute(
+        "INSERT INTO ip_pool (id, name, description, time_created, time_modified, assignment)"
+        f" SELECT {legacy}, 'oxide-service-pool-0001',"
+        f" 'IP pool for the rack''s system services', now(), now(), '{SERVICES}'"
+        f" WHERE NOT EXISTS (SELECT 1 FROM ip_pool WHERE id = {legacy})"
+    )
+    op.execute(f"UPDATE ip_pool_range SET ip_pool_id = {legacy} WHERE ip_pool_id IN ({others})")
+    op.execute(f"UPDATE external_ip SET ip_pool_id = {legacy} WHERE ip_pool_id IN ({others})")
+    op.execute(f"DELETE FROM ip_pool WHERE id IN ({others})")
+    op.execute(
+        f"UPDATE ip_pool SET name = 'oxide-service-pool', time_deleted = NULL WHERE id = {legacy}"
+    )
+
+
 def downgrade() -> None:
     """Back to revision 0001's tables. Repairs are not turned back into placeholder rows (an
-    executor of revision 0001 writes them again); a service NIC without an IPv4 address
-    cannot be represented there and stops the downgrade."""
+    executor of revision 0001 writes them again); the service pools become revision 0001's
+    one pool again. A service NIC without an IPv4 address, or with transit IPs, cannot be
+    represented there and stops the downgrade."""
     if not ddl.offline() and ddl.relation_kind("network_interface") == "table":
-        ipv6_only = op.get_bind().execute(
-            sa.text("SELECT count(*) FROM network_interface WHERE kind = 'service' AND ip IS NULL")
-        )
-        if ipv6_only.scalar():
-            raise RuntimeError(
-                "cannot downgrade: service NICs without an IPv4 address exist, and revision"
-                " 0001 has no place for them"
+        unrepresentable = op.get_bind().execute(
+            sa.text(
+                "SELECT count(*) FROM network_interface WHERE kind = 'service'"
+                " AND (ip IS NULL OR transit_ips != '{}' OR transit_ips_v6 != '{}')"
             )
-    op.execute(f"DROP VIEW IF EXISTS {OLD_NIC}")
+        )
+        if unrepresentable.scalar():
+            raise RuntimeError(
+                "cannot downgrade: service NICs without an IPv4 address or with transit IPs"
+                " exist, and revision 0001 has no place for them"
+            )
+    if ddl.offline() or ddl.relation_kind(OLD_NIC) == "view":
+        op.execute(f"DROP VIEW {OLD_NIC}")
     ddl.create_table(
         OLD_NIC,
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -454,13 +483,7 @@ def downgrade() -> None:
     ddl.drop_column("ip_pool_range", "rcgen")
     for column in ("rcgen", "ip_version", "pool_type"):
         ddl.drop_column("ip_pool", column)
-    op.execute(
-        "INSERT INTO ip_pool (id, name, description, time_created, time_modified, assignment)"
-        f" SELECT '{LEGACY_SERVICE_POOL_ID}', 'oxide-service-pool',"
-        f" 'IP pool for the rack''s system services', now(), now(), '{SERVICES}'"
-        f" WHERE NOT EXISTS (SELECT 1 FROM ip_pool WHERE id = '{LEGACY_SERVICE_POOL_ID}'"
-        f" OR (name = 'oxide-service-pool' AND {LIVE}))"
-    )
+    _one_legacy_service_pool()
     ddl.drop_table("external_networking_repair")
     for name in reversed(ENUMS):
         ddl.drop_enum(name)
