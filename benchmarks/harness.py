@@ -11,7 +11,8 @@ repetition starts from the same physical state).
 
 * ``converging_cold``: a converging run by a fresh executor (it loads and parses the
   blueprint, creates the in-service zones' rows, soft-deletes the recently expunged zones'
-  rows, records the never-created ones as created-and-deleted, confirms the rest);
+  rows, writes nothing for the never-created ones but records them as repairs in
+  ``external_networking_repair``, confirms the rest);
 * ``converging_warm``: the same by an executor that has run this blueprint before (the
   parsed blueprint and what it asks for are cached);
 * ``noop_warm``: the re-run by the same executor right after a converging run;
@@ -19,7 +20,8 @@ repetition starts from the same physical state).
 * ``baseline``: :func:`benchmarks.baseline.per_row_ensure` on the seeded state;
 * ``floor_select_seeded`` / ``floor_select_converged``: one SELECT per table of every row
   the step reads (by id, and live by parent), same columns as the executor reads;
-* ``floor_insert``: one COPY per table of the rows a converging run creates;
+* ``floor_insert``: one COPY per table of the rows a converging run creates (in-service
+  zones' rows, and the repair records of never-created rows);
 * ``fetch_document``, ``parse_document``, ``parse_json``: reading the stored blueprint
   document and validating it into the model, from the JSONB dict (``blueprint_from_document``,
   what the executor does) and from JSON text (``parse_blueprint``, what an import does).
@@ -61,23 +63,38 @@ from sqlalchemy import ARRAY, Uuid, and_, any_, bindparam, or_, select, text
 from sqlalchemy.engine import Engine
 
 from benchmarks.baseline import BaselineCounts, per_row_ensure
-from benchmarks.zones import EXTERNAL_IP_COLUMNS, NIC_COLUMNS, ZoneRows, zone_rows
+from benchmarks.zones import (
+    EXTERNAL_IP_COLUMNS,
+    NIC_COLUMNS,
+    REPAIR_COLUMNS,
+    ZoneRows,
+    zone_rows,
+)
 from reconfigurator.blueprint.model import Blueprint
 from reconfigurator.blueprint.parse import blueprint_from_document, parse_blueprint
 from reconfigurator.db.blueprint_store import insert_blueprint
-from reconfigurator.db.networking import state as networking_state
+from reconfigurator.db.networking.read import EXTERNAL_IP_COLUMNS as EXECUTOR_IP_COLUMNS
+from reconfigurator.db.networking.read import NIC_COLUMNS as EXECUTOR_NIC_COLUMNS
 from reconfigurator.db.retry import run_transaction
-from reconfigurator.db.schema import external_ip_table, service_network_interface_table
+from reconfigurator.db.schema import external_ip_table, network_interface_table
 from reconfigurator.db.targets import set_target
 from reconfigurator.executor import EXTERNAL_NETWORKING_STEP, ExecutionReport, Executor
-from reconfigurator.sim.scale import POOL_FIRST, scaled_state, seed_rows, seed_service_pool
+from reconfigurator.networking import Table
+from reconfigurator.sim.scale import POOL_ID, RANGE_ID, scaled_state, seed_rows, seed_service_pool
 from reconfigurator.testing import statements_sent
 
 T = TypeVar("T")
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 SEED_SCHEMA: Final = "bench_seed"
-NETWORKING_TABLES: Final = ("external_ip", "service_network_interface")
+#: The tables a run writes, restored between repetitions: the two the step keeps, the
+#: executor's record of repairs, and the ranges whose ``rcgen`` an allocation bumps.
+NETWORKING_TABLES: Final = (
+    "external_ip",
+    "network_interface",
+    "external_networking_repair",
+    "ip_pool_range",
+)
 MIB: Final = 1024 * 1024
 
 #: Measurements in the order tables show them, with their labels.
@@ -235,10 +252,10 @@ class Recorder:
 # --- one rack size on one database ---------------------------------------------------------
 
 EXT = external_ip_table
-NIC = service_network_interface_table
+NIC = network_interface_table
 _UUIDS = ARRAY(Uuid())
 
-FLOOR_EXTERNAL_IP = select(*networking_state.EXTERNAL_IP_COLUMNS).where(
+FLOOR_EXTERNAL_IP = select(*EXECUTOR_IP_COLUMNS).where(
     or_(
         EXT.c.id == any_(bindparam("row_ids", type_=_UUIDS)),
         and_(
@@ -247,11 +264,11 @@ FLOOR_EXTERNAL_IP = select(*networking_state.EXTERNAL_IP_COLUMNS).where(
         ),
     )
 )
-FLOOR_NIC = select(*networking_state.NIC_COLUMNS).where(
+FLOOR_NIC = select(*EXECUTOR_NIC_COLUMNS).where(
     or_(
         NIC.c.id == any_(bindparam("row_ids", type_=_UUIDS)),
         and_(
-            NIC.c.service_id == any_(bindparam("zone_ids", type_=_UUIDS)),
+            NIC.c.parent_id == any_(bindparam("zone_ids", type_=_UUIDS)),
             NIC.c.time_deleted.is_(None),
         ),
     )
@@ -322,22 +339,18 @@ class Workload:
             "row_ids": [z.nic_id for z in self.zones],
             "zone_ids": [z.zone_id for z in in_service],
         }
-        # What a converging run creates: in-service zones' rows, and tombstones.
-        with engine.connect() as conn:
-            range_id: UUID = conn.execute(
-                text(
-                    "SELECT id FROM ip_pool_range WHERE time_deleted IS NULL"
-                    " AND first_address <= CAST(:ip AS inet) AND last_address >= CAST(:ip AS inet)"
-                ),
-                {"ip": str(POOL_FIRST)},
-            ).scalar_one()
+        # What a converging run creates: the in-service zones' rows (their addresses are all
+        # in the scaled state's one range), and the repair records of never-created rows.
         now = datetime.now(UTC)
         self.created_external_ips: list[tuple[Any, ...]] = [
-            tuple(z.external_ip_row(range_id, now).values()) for z in in_service
-        ] + [tuple(z.external_ip_row(range_id, now, tombstone=True).values()) for z in never]
+            tuple(z.external_ip_row(POOL_ID, RANGE_ID, now).values()) for z in in_service
+        ]
         self.created_nics: list[tuple[Any, ...]] = [
             tuple(z.nic_row(now).values()) for z in in_service
-        ] + [tuple(z.nic_row(now, tombstone=True).values()) for z in never]
+        ]
+        self.created_repairs: list[tuple[Any, ...]] = [
+            tuple(row.values()) for z in never for row in z.repair_rows(self.blueprint_id, now)
+        ]
 
     # --- state management --------------------------------------------------------------
 
@@ -358,7 +371,7 @@ class Workload:
                 f"DROP SCHEMA IF EXISTS {SEED_SCHEMA} CASCADE",
                 f"CREATE SCHEMA {SEED_SCHEMA}",
                 *copies,
-                "VACUUM (ANALYZE) blueprint, bp_target, ip_pool_range",
+                "VACUUM (ANALYZE) blueprint, bp_target, ip_pool",
             ]
         )
         self.reseed()
@@ -376,14 +389,18 @@ class Workload:
         )
 
     def table_summary(self) -> dict[str, str]:
-        """A digest of every row's identity and liveness (not timestamps or descriptions),
-        to compare the end states of two ways of converging. A digest, not the rows: kept
-        alive between measurements, the rows would be work for every garbage collection."""
+        """A digest of every row's values and liveness (not timestamps) in the two tables
+        the step keeps, and of the ranges' generations, to compare the end states of two ways
+        of converging. A digest, not the rows: kept alive between measurements, the rows
+        would be work for every garbage collection."""
         queries = {
-            "external_ip": "SELECT id, parent_id, ip, first_port, last_port, kind,"
-            " time_deleted IS NULL FROM external_ip ORDER BY id",
-            "service_network_interface": "SELECT id, service_id, name, subnet_id, mac, ipv4,"
-            " slot, time_deleted IS NULL FROM service_network_interface ORDER BY id",
+            "external_ip": "SELECT id, name, description, ip_pool_id, ip_pool_range_id,"
+            " is_service, parent_id, kind, ip, first_port, last_port, project_id, state,"
+            " is_probe, time_deleted IS NULL FROM external_ip ORDER BY id",
+            "network_interface": "SELECT id, name, description, kind, parent_id, vpc_id,"
+            " subnet_id, mac, ip, ipv6, slot, is_primary, transit_ips, transit_ips_v6,"
+            " time_deleted IS NULL FROM network_interface ORDER BY id",
+            "ip_pool_range": "SELECT id, rcgen FROM ip_pool_range ORDER BY id",
         }
         digests = {}
         with self.engine.connect() as conn:
@@ -420,33 +437,52 @@ class Workload:
             nics = conn.execute(FLOOR_NIC, self.nic_read_params).all()
         return len(ips) + len(nics)
 
+    def floor_insert_tables(self) -> tuple[tuple[str, tuple[str, ...], list[tuple[Any, ...]]], ...]:
+        """The tables a converging run inserts into, their columns and the rows it creates."""
+        return (
+            ("external_ip", EXTERNAL_IP_COLUMNS, self.created_external_ips),
+            ("network_interface", NIC_COLUMNS, self.created_nics),
+            ("external_networking_repair", REPAIR_COLUMNS, self.created_repairs),
+        )
+
     def floor_insert(self) -> int:
         """One COPY per table of the rows a converging run creates, committed."""
+        tables = self.floor_insert_tables()
         with self.engine.begin() as conn:
             driver = conn.connection.driver_connection
             assert driver is not None
             with driver.cursor() as cursor:
-                for table, columns, rows in (
-                    ("external_ip", EXTERNAL_IP_COLUMNS, self.created_external_ips),
-                    ("service_network_interface", NIC_COLUMNS, self.created_nics),
-                ):
+                for table, columns, rows in tables:
                     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                         for row in rows:
                             copy.write_row(row)
-        return len(self.created_external_ips) + len(self.created_nics)
+        return sum(len(rows) for _table, _columns, rows in tables)
 
     def baseline(self) -> BaselineCounts:
         return per_row_ensure(self.engine, self.zones)
 
     # --- checks ------------------------------------------------------------------------
 
-    def _counts(self, report: ExecutionReport) -> tuple[dict[str, int], dict[str, int]]:
+    def _details(self, report: ExecutionReport) -> dict[str, Any]:
         if not report.succeeded:
             raise UnexpectedResult(f"the run failed: {report.error}")
-        details = report.step(EXTERNAL_NETWORKING_STEP).details
-        return details["external_ips"], details["nics"]
+        return report.step(EXTERNAL_NETWORKING_STEP).details
+
+    def recorded_repairs(self) -> dict[str, int]:
+        """Repairs recorded in ``external_networking_repair``, per table."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT table_name, count(*) FROM external_networking_repair"
+                    " WHERE blueprint_id = :id GROUP BY table_name"
+                ),
+                {"id": self.blueprint_id},
+            ).all()
+        return {str(table): int(count) for table, count in rows}
 
     def check_converging(self, report: ExecutionReport) -> None:
+        """Every never-created row is met for the first time: listed as a repair, and
+        recorded once per table."""
         s = self.shape
         expected = {
             "created": s.in_service,
@@ -455,31 +491,43 @@ class Workload:
             "not_found": s.never_created,
             "unchanged": 0,
         }
-        self._check_counts(report, expected, "converging run")
+        self._check(report, expected, listed_repairs=s.never_created, what="converging run")
 
     def check_noop(self, report: ExecutionReport) -> None:
+        """The never-created rows are counted again, but listed no more."""
         s = self.shape
         expected = {
             "created": 0,
             "soft_deleted": 0,
-            "already_soft_deleted": s.recently_expunged + s.soft_deleted + s.never_created,
-            "not_found": 0,
+            "already_soft_deleted": s.recently_expunged + s.soft_deleted,
+            "not_found": s.never_created,
             "unchanged": s.in_service,
         }
-        self._check_counts(report, expected, "no-op run")
+        self._check(report, expected, listed_repairs=0, what="no-op run")
 
-    def _check_counts(self, report: ExecutionReport, expected: dict[str, int], what: str) -> None:
-        for counts in self._counts(report):
-            got = {key: counts[key] for key in expected}
+    def _check(
+        self, report: ExecutionReport, expected: dict[str, int], *, listed_repairs: int, what: str
+    ) -> None:
+        details = self._details(report)
+        for key in ("external_ips", "nics"):
+            got = {name: details[key][name] for name in expected}
             if got != expected:
-                raise UnexpectedResult(f"{what} did {got}, expected {expected}")
+                raise UnexpectedResult(f"{what} did {got} ({key}), expected {expected}")
+        listed = dict(Counter(repair["table"] for repair in details["repairs"]))
+        per_table = {table.value: self.shape.never_created for table in Table}
+        expected_listed = {table.value: listed_repairs for table in Table} if listed_repairs else {}
+        if listed != expected_listed:
+            raise UnexpectedResult(f"{what} listed repairs {listed}, expected {expected_listed}")
+        recorded = self.recorded_repairs()
+        if recorded != per_table:
+            raise UnexpectedResult(f"after the {what}, recorded repairs are {recorded}")
 
     def check_baseline(self, counts: BaselineCounts) -> None:
         s = self.shape
         expected = BaselineCounts(
             soft_deleted=2 * s.recently_expunged,
             already_soft_deleted=2 * s.soft_deleted,
-            tombstones=2 * s.never_created,
+            not_found=2 * s.never_created,
             created=2 * s.in_service,
             unchanged=0,
         )
@@ -631,7 +679,9 @@ def _measure_floor_insert(rec: Recorder, work: Workload, repeat: int) -> int:
     created = 0
     for _ in range(repeat):
         work.reseed()
-        created = rec.sample("floor_insert", work.floor_insert, uncounted_statements=2)
+        created = rec.sample(
+            "floor_insert", work.floor_insert, uncounted_statements=len(work.floor_insert_tables())
+        )
     work.reseed()
     rec.trace("floor_insert", work.floor_insert)
     return created

@@ -54,11 +54,10 @@ from benchmarks.harness import Workload, frozen_heap
 from benchmarks.run import server_for
 from reconfigurator.blueprint.model import Blueprint
 from reconfigurator.blueprint.parse import blueprint_from_document
-from reconfigurator.db.networking.apply import apply_plan
-from reconfigurator.db.networking.decide import MissingRowPolicy, decide
-from reconfigurator.db.networking.rows import BlueprintNetworking
-from reconfigurator.db.networking.state import load_state
+from reconfigurator.db.networking.read import load_state
+from reconfigurator.db.networking.write import apply_plan
 from reconfigurator.executor import Executor
+from reconfigurator.networking import BlueprintNetworking, MissingRowPolicy, decide
 from reconfigurator.testing import fresh_database
 
 try:
@@ -74,12 +73,12 @@ PHASE_FRAMES: Final[tuple[tuple[str, str, str], ...]] = (
     ("blueprint validation (pydantic)", "validate_python", "<built-in>"),
     ("logging", "", "logging/__init__.py"),
     ("blueprint load (SELECT document, JSONB decode)", "load_blueprint", "executor/runner.py"),
-    ("desired rows (BlueprintNetworking.of)", "of", "networking/rows.py"),
+    ("desired rows (BlueprintNetworking.of)", "of", "networking/desired.py"),
     ("target check", "current_target", "db/targets.py"),
-    ("state SELECT", "load_state", "networking/state.py"),
+    ("state SELECT", "load_state", "db/networking/read.py"),
     ("decision", "decide", "networking/decide.py"),
-    ("decision", "blocking_error", "networking/decide.py"),
-    ("writes (UPDATE, INSERT … unnest)", "apply_plan", "networking/apply.py"),
+    ("decision", "blocking_error", "networking/plan.py"),
+    ("writes (UPDATE, INSERT … unnest)", "apply_plan", "db/networking/write.py"),
     ("step details (report counts, repairs)", "_details", "executor/external_networking.py"),
     ("report to JSON", "to_json", "executor/report.py"),
     ("bp_execution records", "record_start", "db/executions.py"),
@@ -262,7 +261,7 @@ def _phases_on_current_state(work: Workload, repeat: int) -> dict[str, float]:
 
     def write() -> None:
         with work.engine.connect() as conn, conn.begin() as transaction:
-            apply_plan(conn, plan)
+            apply_plan(conn, plan, blueprint_id=work.blueprint_id)
             transaction.rollback()
 
     return {

@@ -4,12 +4,12 @@ At 1,000 and 3,000 zones it checks what does not depend on the machine: the exec
 the same statements whatever the number of zones. And one ratio that does: the no-op re-run
 against the floor SELECT (one SELECT per table of every row the step reads), held to the
 benchmark's own target of 2×. The executor classifies the rows of expunged zones on the
-server and reads back only those that need work, so on the reference machine
-(``benchmarks/RESULTS.md``) its no-op re-run takes about as long as the floor SELECT at 3,000
-zones (0.9×) and well under it at 10,000; what it spends is mostly the fixed cost of a run
-(three transactions, two committing the ``bp_execution`` record). A return to reading every
-row into Python measured 3× here. The medians of 5 runs of each are compared, with the floor
-SELECT run while no executor is alive (see ``benchmarks.harness``).
+server and reads back only those that need work, so on the machine of
+``benchmarks/RESULTS.md`` its no-op re-run takes about as long as the floor SELECT at 3,000
+zones (0.8–1.0×) and well under it at 10,000 (0.4×); what it spends is mostly the fixed cost
+of a run (three transactions, two committing the ``bp_execution`` record). A return to
+reading every row into Python measured 3× here. The medians of 5 runs of each are compared,
+with the floor SELECT run while no executor is alive (see ``benchmarks.harness``).
 """
 
 from __future__ import annotations
