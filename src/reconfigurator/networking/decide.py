@@ -444,12 +444,13 @@ def _duplicate_creations(desired: BlueprintNetworking, plan: NetworkingPlan) -> 
         Table.EXTERNAL_IP: [(c.desired.zone_id, c.desired.id) for c in plan.external_ip_creates],
         Table.NIC: [(n.zone_id, n.id) for n in plan.nic_creates],
     }
-    recorded = {
-        Table.EXTERNAL_IP: {z.external_ip_id: z.zone_id for z in desired.expunged},
-        Table.NIC: {z.nic_id: z.zone_id for z in desired.expunged},
-    }
     for table, rows in creations.items():
-        first_zone: dict[UUID, UUID] = dict(recorded[table]) if rows else {}
+        if not rows:
+            continue
+        first_zone = {
+            (z.external_ip_id if table is Table.EXTERNAL_IP else z.nic_id): z.zone_id
+            for z in desired.expunged
+        }
         for zone_id, row_id in rows:
             if row_id not in first_zone:
                 first_zone[row_id] = zone_id
