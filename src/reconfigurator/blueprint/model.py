@@ -432,12 +432,26 @@ class Blueprint(_Model):
     time_created: Timestamp
     creator: Annotated[Text, Field(max_length=1024)]
     comment: Annotated[Text, Field(max_length=4096)]
+    #: Bumped (parent's plus one) exactly when the external networking of the in-service
+    #: zones changes. 1 when absent, and left out of the JSON when 1, so documents written
+    #: before it existed export unchanged.
+    external_networking_generation: Annotated[int, Field(ge=1, lt=1 << 63)] = Field(
+        default=1,
+        description="Generation of the in-service zones' external networking (default 1).",
+    )
     sleds: tuple[BlueprintSled, ...] = ()
 
     @field_validator("sleds")
     @classmethod
     def _sort_sleds(cls, sleds: tuple[BlueprintSled, ...]) -> tuple[BlueprintSled, ...]:
         return tuple(sorted(sleds, key=lambda sled: sled.id))
+
+    @model_serializer(mode="wrap")
+    def _without_first_generation(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("external_networking_generation") == 1:
+            del data["external_networking_generation"]
+        return data
 
     # --- reading ----------------------------------------------------------------------------
 
