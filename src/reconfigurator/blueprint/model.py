@@ -64,16 +64,16 @@ def _check_no_nul(value: str) -> str:
 
 
 def _check_utc_range(value: datetime) -> datetime:
+    """The time in UTC: the database keeps instants, not the offset they were written with."""
     try:
-        value.astimezone(UTC)
+        return value.astimezone(UTC)
     except OverflowError:
         raise ValueError("is out of range: in UTC it must fall within years 1 to 9999") from None
-    return value
 
 
 #: Free text stored in text and JSON columns, which cannot hold NUL characters.
 Text = Annotated[str, AfterValidator(_check_no_nul)]
-#: A timestamp the database can store and give back (timestamptz, read as UTC).
+#: A timestamp the database can store and give back (timestamptz), normalised to UTC.
 Timestamp = Annotated[AwareDatetime, AfterValidator(_check_utc_range)]
 
 
