@@ -22,6 +22,7 @@ from ipaddress import IPv4Address
 from typing import Any
 
 from reconfigurator.blueprint.model import Blueprint
+from reconfigurator.blueprint.networking_generation import expected_generation
 from reconfigurator.fixed_data import (
     MAC_RANGE_FIRST,
     RESERVED_LEADING_ADDRESSES,
@@ -51,6 +52,7 @@ class RackBuilder:
         self._zone_sled: dict[uuid.UUID, uuid.UUID] = {}
         self._generation = 1
         self._parent: uuid.UUID | None = None
+        self._last: Blueprint | None = None
         self._clock = datetime(2026, 1, 1, tzinfo=UTC)
         self._next_external = int(IPv4Address(EXTERNAL_RANGE[0]))
         self._next_snat: dict[str, int] = {}
@@ -210,7 +212,12 @@ class RackBuilder:
         }
 
     def build(self, *, comment: str = "") -> Blueprint:
-        """The next blueprint in the chain (its parent is the previous one built)."""
+        """The next blueprint in the chain (its parent is the previous one built), with the
+        external networking generation the planner would give it."""
         blueprint = Blueprint.model_validate(self.document(comment=comment))
+        generation = expected_generation(self._last, blueprint.sleds)
+        if generation != blueprint.external_networking_generation:
+            blueprint = blueprint.model_copy(update={"external_networking_generation": generation})
         self._parent = blueprint.id
+        self._last = blueprint
         return blueprint

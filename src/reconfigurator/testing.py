@@ -13,13 +13,16 @@ each database is migrated from scratch there.
 
 CockroachDB-specific tests ask :func:`cockroachdb_server` and skip with its reason when it
 returns ``None``. :func:`statements_sent` records the SQL an engine sends, for tests that hold
-a piece of code to a fixed number of statements.
+a piece of code to a fixed number of statements; :func:`messages_sent` records every protocol
+message the client sends and its size, from libpq's own trace, for tests that hold the
+client under the server's message size limit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -223,3 +226,56 @@ def statements_sent(engine: Engine) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A protocol message the client sent: its type (``Query``, ``Bind``, ``CopyData``…) and
+    its length in bytes as libpq counts it (the length field: everything but the type byte)."""
+
+    type: str
+    length: int
+
+
+def _parse_trace(trace: str) -> list[Message]:
+    messages = []
+    for line in trace.splitlines():
+        fields = line.split("\t", 3)
+        if len(fields) >= 3 and fields[0] == "F" and fields[1].isdigit():
+            messages.append(Message(fields[2], int(fields[1])))
+    return messages
+
+
+@contextlib.contextmanager
+def messages_sent(engine: Engine) -> Iterator[list[Message]]:
+    """Every message the client sends to the server on connections the block checks out of
+    ``engine``'s pool, as libpq's trace (``PQtrace``) shows them. The list fills as each
+    connection goes back to the pool. Needs the psycopg driver."""
+    messages: list[Message] = []
+    traced: dict[int, Any] = {}
+
+    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        from psycopg import pq
+
+        trace_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed at checkin
+        pgconn = dbapi_connection.pgconn
+        pgconn.trace(trace_file.fileno())
+        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        traced[id(dbapi_connection)] = trace_file
+
+    def on_checkin(dbapi_connection: Any, _record: Any) -> None:
+        trace_file = traced.pop(id(dbapi_connection), None)
+        if trace_file is None:
+            return
+        dbapi_connection.pgconn.untrace()  # flushes the trace
+        with trace_file:
+            trace_file.seek(0)
+            messages.extend(_parse_trace(trace_file.read().decode("utf-8", "replace")))
+
+    event.listen(engine, "checkout", on_checkout)
+    event.listen(engine, "checkin", on_checkin)
+    try:
+        yield messages
+    finally:
+        event.remove(engine, "checkout", on_checkout)
+        event.remove(engine, "checkin", on_checkin)

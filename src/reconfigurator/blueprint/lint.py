@@ -94,8 +94,14 @@ def lint(blueprint: Blueprint, parent: Blueprint | None = None) -> list[LintFind
     findings.extend(_in_service_addresses(blueprint))
     findings.extend(_row_ids(blueprint))
     if parent is not None:
-        findings.extend(_networking_generation(blueprint, parent))
+        findings.extend(lint_against_parent(blueprint, parent))
     return findings
+
+
+def lint_against_parent(blueprint: Blueprint, parent: Blueprint) -> list[LintFinding]:
+    """The rules that compare ``blueprint`` with its parent (its external networking
+    generation)."""
+    return list(_networking_generation(blueprint, parent))
 
 
 def _networking_generation(blueprint: Blueprint, parent: Blueprint) -> Iterator[LintFinding]:

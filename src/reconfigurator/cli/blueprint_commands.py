@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from reconfigurator.blueprint.diff import BlueprintDiff, FieldChange, diff_blueprints
 from reconfigurator.blueprint.lint import lint as lint_blueprint
+from reconfigurator.blueprint.lint import lint_against_parent
 from reconfigurator.blueprint.model import Blueprint, BlueprintZone, SnatExternalIp
 from reconfigurator.blueprint.parse import check_lint, parse_blueprint
 from reconfigurator.cli.context import AppContext, app_context
@@ -29,7 +30,7 @@ from reconfigurator.cli.render import (
 from reconfigurator.db import blueprint_store
 from reconfigurator.db.retry import run_transaction
 from reconfigurator.db.targets import current_target
-from reconfigurator.errors import InputError
+from reconfigurator.errors import BlueprintLintFailed, InputError
 
 app = command_group("Stored blueprints: import, show, export, diff, lint.")
 
@@ -85,9 +86,16 @@ def import_(
     app_ctx = app_context(ctx)
     blueprint = parse_blueprint(read_document(file))
     check_lint(blueprint)
-    inserted = run_transaction(
-        app_ctx.migrated_engine(), lambda conn: blueprint_store.insert_blueprint(conn, blueprint)
-    )
+
+    def body(conn: Connection) -> bool:
+        parent = _stored_parent(conn, blueprint)
+        if parent is not None:
+            findings = lint_against_parent(blueprint, parent)
+            if findings:
+                raise BlueprintLintFailed(blueprint.id, [f.message for f in findings])
+        return blueprint_store.insert_blueprint(conn, blueprint)
+
+    inserted = run_transaction(app_ctx.migrated_engine(), body)
     if not inserted:
         typer.echo(f"blueprint {blueprint.id} was already stored with the same content", err=True)
     print_data(app_ctx.out, f"{blueprint.id}\n")
@@ -332,16 +340,19 @@ def lint(
 ) -> None:
     """Check a blueprint against the lint rules; exit 1 if it breaks any."""
     app_ctx = app_context(ctx)
+    parent: Blueprint | None = None
     if source == "-" or Path(source).is_file():
         blueprint = parse_blueprint(read_document(source))
     else:
         try:
-            blueprint = load_blueprint(app_ctx, source)
+            blueprint, parent = run_transaction(
+                app_ctx.migrated_engine(), lambda conn: _with_stored_parent(conn, source)
+            )
         except InputError as exc:
             if Path(source).exists():
                 raise InputError(f"{source} is not a file") from exc
             raise InputError(f"{source} is neither a file nor a stored blueprint: {exc}") from exc
-    findings = lint_blueprint(blueprint)
+    findings = lint_blueprint(blueprint, parent)
     if json_output:
         print_json(
             app_ctx.out,
@@ -360,6 +371,20 @@ def lint(
         print_data(app_ctx.out, f"blueprint {blueprint.id}: no problems\n")
     if findings:
         raise typer.Exit(1)
+
+
+def _stored_parent(conn: Connection, blueprint: Blueprint) -> Blueprint | None:
+    """The blueprint's parent when it is stored."""
+    parent_id = blueprint.parent_blueprint_id
+    if parent_id is None or not blueprint_store.blueprint_exists(conn, parent_id):
+        return None
+    return blueprint_store.get_blueprint(conn, parent_id)
+
+
+def _with_stored_parent(conn: Connection, reference: str) -> tuple[Blueprint, Blueprint | None]:
+    blueprint_id = blueprint_store.resolve_blueprint_id(conn, reference)
+    blueprint = blueprint_store.get_blueprint(conn, blueprint_id)
+    return blueprint, _stored_parent(conn, blueprint)
 
 
 @app.command()
