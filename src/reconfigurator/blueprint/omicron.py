@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from ipaddress import ip_address
+from ipaddress import ip_address, ip_network
 from typing import Any, Final
 from uuid import UUID
 
@@ -566,6 +566,13 @@ class _Converter:
             return []
         transit_upath = _key(upath, "transit_ips")
         items = self._array(self._required(source, "transit_ips", upath), transit_upath)
+        version = 4 if family == "v4" else 6
+        for i, item in enumerate(items):
+            # Merged into one list here, so a network on the wrong side would go unnoticed.
+            if _network_version(item) not in {None, version}:
+                raise _malformed(
+                    _index(transit_upath, i), f"{item!r} is not an IPv{version} network"
+                )
         return [(_index(transit_upath, i), item) for i, item in enumerate(items)]
 
 
@@ -584,6 +591,17 @@ def _socket_address_ip(addr: str, upath: str) -> str:
     except ValueError:
         raise _malformed(upath, f"{addr!r} is not an IP address and port") from None
     return host
+
+
+def _network_version(value: object) -> int | None:
+    """The IP version of a network written as text, or ``None`` if it is not one (the
+    format then reports it)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return ip_network(value).version
+    except ValueError:
+        return None
 
 
 def _uuid_or_none(value: object) -> UUID | None:
