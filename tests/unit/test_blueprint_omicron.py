@@ -13,6 +13,8 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reconfigurator.blueprint.lint import lint
 from reconfigurator.blueprint.model import (
@@ -647,3 +649,88 @@ def test_input_that_is_not_json_is_refused_at_the_root(text: bytes) -> None:
         parse_omicron_blueprint(text)
     assert caught.value.path == "$"
     assert caught.value.reason is OmicronRefusal.MALFORMED
+
+
+# --- anything else ---------------------------------------------------------------------------
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.text(max_size=12)
+    | st.sampled_from(["²:53", "[::1]:53", "oxp_x", "oxi_", "v4", "dual_stack", "expunged"]),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def _places(node: Any, trail: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """Every key or index path into ``node``."""
+    found: list[tuple[str | int, ...]] = []
+    items = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else ()
+    )
+    for key, child in items:
+        found.append((*trail, key))
+        found.extend(_places(child, (*trail, key)))
+    return found
+
+
+_PLACES = _places(_upstream())
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    edits=st.lists(
+        st.tuples(st.sampled_from(_PLACES), st.booleans(), _json_values), min_size=1, max_size=3
+    )
+)
+def test_any_edit_either_converts_or_is_refused_with_a_path(
+    edits: list[tuple[tuple[str | int, ...], bool, Any]],
+) -> None:
+    document = _upstream()
+    for place, delete, value in edits:
+        parent: Any = document
+        try:
+            for key in place[:-1]:
+                parent = parent[key]
+            if delete and isinstance(parent, dict):
+                parent.pop(place[-1], None)
+            else:
+                parent[place[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier edit removed or replaced this place
+    refused: OmicronBlueprintRefused | None = None
+    try:
+        from_omicron(document)
+    except OmicronBlueprintRefused as exc:
+        refused = exc
+    if refused is not None:
+        assert str(refused).startswith(f"cannot convert the omicron blueprint at {refused.path}: ")
+        assert _leads_into(document, refused.path), refused.path
+
+
+def _leads_into(document: Any, path: str) -> bool:
+    """Whether every step of ``path`` but the last exists in ``document`` (the last may be a
+    missing key)."""
+    if path == "$":
+        return True
+    steps: list[str | int] = []
+    for part in path.split("."):
+        name, *indexes = part.split("[")
+        steps.append(name)
+        steps.extend(int(index.rstrip("]")) for index in indexes)
+    node = document
+    for step in steps[:-1]:
+        in_list = isinstance(step, int) and isinstance(node, list) and step < len(node)
+        in_object = isinstance(step, str) and isinstance(node, dict) and step in node
+        if not (in_list or in_object):
+            return False
+        node = node[step]
+    return True

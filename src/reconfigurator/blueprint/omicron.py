@@ -584,7 +584,7 @@ def _socket_address_ip(addr: str, upath: str) -> str:
         host = host[1:-1]
     elif ":" in host:
         separator = ""  # an IPv6 address without brackets has no port
-    if not separator or not port.isdigit() or int(port) > _MAX_PORT:
+    if not separator or not (port.isascii() and port.isdigit()) or int(port) > _MAX_PORT:
         raise _malformed(upath, f"{addr!r} is not an IP address and port")
     try:
         ip_address(host)
