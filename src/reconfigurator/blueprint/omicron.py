@@ -485,9 +485,8 @@ class _Converter:
             self._required(source, "kind", upath), _key(upath, "kind"), zone_id
         )
         result: _Object = {}
-        for key in ("id", "name", "mac", "vni", "slot"):
+        for key in ("id", "name", "mac", "vni", "primary", "slot"):
             self._copy(source, key, upath, result, path)
-        self._copy(source, "primary", upath, result, path)
         result.update(
             self._ip_config(
                 self._required(source, "ip_config", upath), _key(upath, "ip_config"), path
