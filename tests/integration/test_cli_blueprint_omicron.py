@@ -98,7 +98,7 @@ def test_import_converts_stores_and_exports_this_projects_format(
     # What is stored is this project's own format: it parses natively, the Nexus carries the
     # upstream addresses, and importing the export is the same blueprint again.
     native = json.loads(exported.out)
-    assert "external_networking_generation" not in native
+    assert native["external_networking_generation"] == upstream["external_networking_generation"]
     stored = parse_blueprint(exported.out)
     _path, zone = _nexus(upstream)
     nexus = stored.zone(UUID(zone["id"]))

@@ -145,6 +145,8 @@ def test_blueprint_identity_and_history_carry_over(upstream: Doc, blueprint: Blu
     assert blueprint.time_created.isoformat() == "2026-08-21T22:27:48.123456+00:00"
     assert blueprint.creator == upstream["creator"]
     assert blueprint.comment == upstream["comment"]
+    assert blueprint.external_networking_generation == upstream["external_networking_generation"]
+    assert blueprint.external_networking_generation == 6
 
 
 def test_a_blueprint_without_a_parent_has_none(upstream: Doc) -> None:
@@ -319,7 +321,6 @@ def _sled(doc: Doc) -> Doc:
 @pytest.mark.parametrize(
     "change",
     [
-        lambda doc: doc.update(external_networking_generation=99),
         lambda doc: doc.update(nexus_generation=7, internal_dns_version=8),
         lambda doc: doc.update(cockroachdb_setting_preserve_downgrade={"action": "allow_upgrade"}),
         lambda doc: doc.update(oximeter_read_mode={"type": "cluster"}, oximeter_read_version=5),
@@ -596,6 +597,21 @@ REFUSALS: list[tuple[str, Breaker, OmicronRefusal]] = [
         "a floating IP that is not an address",
         _set("nexus", "zone_type", "external_ip", "ip", value="192.0.2.300"),
         OmicronRefusal.INVALID,
+    ),
+    (
+        "an external networking generation of 0",
+        lambda doc: (
+            doc.update(external_networking_generation=0),
+            "external_networking_generation",
+        )[1],
+        OmicronRefusal.INVALID,
+    ),
+    (
+        "a blueprint without its external networking generation",
+        lambda doc: (doc.pop("external_networking_generation"), "external_networking_generation")[
+            1
+        ],
+        OmicronRefusal.MALFORMED,
     ),
     (
         "an expunged generation of 0",

@@ -1,10 +1,11 @@
 """Upstream's blueprint JSON (omicron's internal API ``Blueprint``) converted into this format.
 
 The conversion follows the ``Blueprint`` schema of ``openapi/nexus-lockstep.json`` at omicron
-commit :data:`OMICRON_COMMIT`. It keeps what this project models — the blueprint's identity
-and history, sleds and their state, disks and their pools, zones with their kind, pool and
-disposition, and the external IP and service NIC of Nexus, external DNS and boundary NTP
-zones — and drops the rest, which :data:`DROPPED_FIELDS` lists by upstream object.
+commit :data:`OMICRON_COMMIT`. It keeps what this project models — the blueprint's identity,
+history and external networking generation, sleds and their state, disks and their pools,
+zones with their kind, pool and disposition, and the external IP and service NIC of Nexus,
+external DNS and boundary NTP zones — and drops the rest, which :data:`DROPPED_FIELDS` lists
+by upstream object.
 
 Whole objects are never dropped: a sled, disk or zone that this format cannot hold (a zone
 kind it does not model, a NIC that is not its zone's service NIC, a zone root on an internal
@@ -40,7 +41,15 @@ OMICRON_SCHEMA_DOCUMENT: Final = "openapi/nexus-lockstep.json"
 #: Upstream fields read and carried over, by upstream object.
 KEPT_FIELDS: Final[Mapping[str, frozenset[str]]] = {
     "Blueprint": frozenset(
-        {"id", "parent_blueprint_id", "time_created", "creator", "comment", "sleds"}
+        {
+            "id",
+            "parent_blueprint_id",
+            "time_created",
+            "creator",
+            "comment",
+            "external_networking_generation",
+            "sleds",
+        }
     ),
     "BlueprintSledConfig": frozenset({"state", "disks", "zones"}),
     "BlueprintPhysicalDiskConfig": frozenset({"id", "pool_id", "disposition"}),
@@ -66,9 +75,6 @@ DROPPED_FIELDS: Final[Mapping[str, frozenset[str]]] = {
             "cockroachdb_fingerprint",
             "cockroachdb_setting_preserve_downgrade",
             "external_dns_version",
-            # Not modelled by this format's blueprint; the planner and lint here work from
-            # the zones themselves.
-            "external_networking_generation",
             "internal_dns_version",
             "nexus_generation",
             "oximeter_read_mode",
@@ -282,7 +288,7 @@ class _Converter:
         upath = path = ROOT_PATH
         source = self._object(document, upath, "Blueprint")
         result: _Object = {}
-        for key in ("id", "time_created", "creator", "comment"):
+        for key in ("id", "time_created", "creator", "comment", "external_networking_generation"):
             self._copy(source, key, upath, result, path)
         # Optional upstream (a blueprint built by rack setup has no parent); null when absent.
         result["parent_blueprint_id"] = source.get("parent_blueprint_id")
