@@ -75,12 +75,44 @@ class TransactionRetriesExhausted(ReconError):
 class BlueprintInvalid(InputError):
     """A blueprint document does not match the JSON format. ``path`` is a JSON path."""
 
+    #: How the message begins, before `` at <path>``.
+    subject = "invalid blueprint"
+
     def __init__(self, path: str, message: str, *, more: int = 0) -> None:
         self.path = path
         self.message = message
         self.more = more
         extra = f" (and {more} more problem{'s' if more != 1 else ''})" if more else ""
-        super().__init__(f"invalid blueprint at {path}: {message}{extra}")
+        super().__init__(f"{self.subject} at {path}: {message}{extra}")
+
+
+class OmicronRefusal(enum.StrEnum):
+    """Why an upstream (omicron) blueprint was not converted (stable, for scripts)."""
+
+    #: Not shaped as upstream's schema says: a missing or unknown key, a wrong JSON type, an
+    #: unknown tag, a value that does not match upstream's own pattern.
+    MALFORMED = "malformed"
+    #: Valid upstream, but this project's format has no way to hold it (a zone kind it does
+    #: not model, a NIC that is not a service NIC of its zone, an internal zpool).
+    UNREPRESENTABLE = "unrepresentable"
+    #: Converted, but the result breaks a rule of this project's format (a generation of 0,
+    #: a NIC slot above 7, a MAC written without leading zeros).
+    INVALID = "invalid"
+
+
+class OmicronBlueprintRefused(BlueprintInvalid):
+    """An upstream blueprint cannot be converted; nothing of it is kept.
+
+    ``path`` is a JSON path into the *upstream* document (``sleds.<sled id>.zones[3]
+    .zone_type.type``), ``reason`` says whether the input is malformed, valid upstream but
+    not representable here, or converted into something this format refuses.
+    """
+
+    subject = "cannot convert the omicron blueprint"
+
+    def __init__(self, path: str, message: str, *, reason: OmicronRefusal, more: int = 0) -> None:
+        self.reason = reason
+        super().__init__(path, f"{message} ({reason.value})", more=more)
 
 
 class BlueprintLintFailed(InputError):

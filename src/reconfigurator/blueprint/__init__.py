@@ -1,4 +1,5 @@
-"""Blueprints: the pydantic model of the JSON format, lint, and diff. Pure: no database."""
+"""Blueprints: the pydantic model of the JSON format, lint, diff, and the conversion from
+upstream's blueprint JSON. Pure: no database."""
 
 from reconfigurator.blueprint.model import (
     Blueprint,
@@ -13,6 +14,7 @@ from reconfigurator.blueprint.model import (
     SnatExternalIp,
     ZoneKind,
 )
+from reconfigurator.blueprint.omicron import from_omicron, parse_omicron_blueprint
 
 __all__ = [
     "Blueprint",
@@ -26,4 +28,6 @@ __all__ = [
     "ServiceNic",
     "SnatExternalIp",
     "ZoneKind",
+    "from_omicron",
+    "parse_omicron_blueprint",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,6 +17,7 @@ from reconfigurator.blueprint.diff import BlueprintDiff, FieldChange, diff_bluep
 from reconfigurator.blueprint.lint import lint as lint_blueprint
 from reconfigurator.blueprint.lint import lint_against_parent
 from reconfigurator.blueprint.model import Blueprint, BlueprintZone, SnatExternalIp
+from reconfigurator.blueprint.omicron import parse_omicron_blueprint
 from reconfigurator.blueprint.parse import check_lint, parse_blueprint
 from reconfigurator.cli.context import AppContext, app_context
 from reconfigurator.cli.render import (
@@ -77,14 +79,37 @@ def _disposition_text(zone: BlueprintZone) -> str:
 # --- commands --------------------------------------------------------------------------------
 
 
+class DocumentFormat(enum.StrEnum):
+    """Formats ``recon blueprint import`` reads."""
+
+    #: This project's blueprint JSON.
+    RECON = "recon"
+    #: Upstream's: the ``Blueprint`` of omicron's internal API, converted on import.
+    OMICRON = "omicron"
+
+
 @app.command("import")
 def import_(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(metavar="FILE", help="Blueprint JSON ('-': stdin).")],
+    document_format: Annotated[
+        DocumentFormat,
+        typer.Option(
+            "--format",
+            help="recon: this project's blueprint JSON. omicron: upstream's blueprint JSON"
+            " (omicron's internal API Blueprint), converted first; see the README for the"
+            " version it follows and what it keeps.",
+            case_sensitive=False,
+        ),
+    ] = DocumentFormat.RECON,
 ) -> None:
     """Validate, lint and store a blueprint; print its id."""
     app_ctx = app_context(ctx)
-    blueprint = parse_blueprint(read_document(file))
+    document = read_document(file)
+    if document_format is DocumentFormat.OMICRON:
+        blueprint = parse_omicron_blueprint(document)
+    else:
+        blueprint = parse_blueprint(document)
     check_lint(blueprint)
 
     def body(conn: Connection) -> bool:
