@@ -91,11 +91,18 @@ class BackgroundTasks:
     _executor_blueprint: UUID | None = field(default=None, init=False, repr=False)
     _threads: list[threading.Thread] = field(default_factory=list, init=False, repr=False)
     _last_report: ExecutionReport | None = field(default=None, init=False, repr=False)
+    _last_repairing_report: ExecutionReport | None = field(default=None, init=False, repr=False)
 
     @property
     def executor_last_report(self) -> ExecutionReport | None:
         """The report of the executor loop's last run (``None`` before its first)."""
         return self._last_report
+
+    @property
+    def executor_last_repairing_report(self) -> ExecutionReport | None:
+        """The report of the executor loop's last run that met never-created rows for the
+        first time (and recorded their repairs)."""
+        return self._last_repairing_report
 
     def executor_for(self, blueprint_id: UUID) -> Executor:
         """The executor for ``blueprint_id``: the one already built while it stays the target,
@@ -146,6 +153,8 @@ class BackgroundTasks:
             )
         report = self.executor_for(target.blueprint_id).execute(target.blueprint_id)
         self._last_report = report
+        if any(step.details.get("repairs") for step in report.steps):
+            self._last_repairing_report = report
         fields = {
             "outcome": report.outcome,
             "blueprint_id": str(report.blueprint_id),

@@ -17,8 +17,9 @@ from reconfigurator.executor import ExecutionReport
 def status_document(
     tasks: BackgroundTasks, *, version: str, started_at: datetime, now: datetime
 ) -> dict[str, Any]:
-    """The daemon's version and uptime, the target, each loop's last activation and the
-    last execution's outcome, failed step, error chain, repairs and warnings."""
+    """The daemon's version and uptime, the target, each loop's last activation, the last
+    execution's outcome, failed step, error chain, repairs and warnings, and the last
+    execution that recorded repairs (later runs count those rows as never created)."""
     return {
         "version": version,
         "started_at": started_at.isoformat(),
@@ -30,6 +31,7 @@ def status_document(
             EXECUTOR: _loop(tasks.executor, tasks.execute_interval_s),
         },
         "last_execution": _execution(tasks.executor_last_report),
+        "last_repairs": _repairs(tasks.executor_last_repairing_report),
     }
 
 
@@ -83,7 +85,12 @@ def _execution(report: ExecutionReport | None) -> dict[str, Any] | None:
     failed_index = next(
         (i for i, step in enumerate(steps) if step.name == report.failed_step), None
     )
-    repairs = [repair for step in steps for repair in step.details.get("repairs", [])]
+    repairs = _repair_list(report)
+    never_created = sum(
+        step.details.get(table, {}).get("not_found", 0)
+        for step in steps
+        for table in ("external_ips", "nics")
+    )
     step_warnings = [warning for step in steps for warning in step.details.get("warnings", [])]
     return {
         "execution_id": str(report.execution_id),
@@ -102,6 +109,22 @@ def _execution(report: ExecutionReport | None) -> dict[str, Any] | None:
         "error_kind": type(report.exception).__name__ if report.exception else None,
         "error_chain": list(report.error_chain),
         "repairs": repairs,
+        "never_created": never_created,
         "warnings": [*step_warnings, *report.warnings],
         "steps": [step.to_json() for step in steps],
+    }
+
+
+def _repair_list(report: ExecutionReport) -> list[dict[str, Any]]:
+    return [repair for step in report.steps for repair in step.details.get("repairs", [])]
+
+
+def _repairs(report: ExecutionReport | None) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    return {
+        "execution_id": str(report.execution_id),
+        "blueprint_id": str(report.blueprint_id),
+        "time_started": report.time_started.isoformat(),
+        "repairs": _repair_list(report),
     }
