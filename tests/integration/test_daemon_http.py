@@ -40,6 +40,7 @@ from reconfigurator.db.retry import run_transaction
 from reconfigurator.db.service_pools import add_pool_range
 from reconfigurator.db.targets import Target, current_target, set_target_enabled
 from reconfigurator.testing import DatabaseServer
+from tests.cli_runner import recon
 
 DEADLINE_S = 60.0
 SHUTDOWN_GRACE_S = 5.0
@@ -406,3 +407,93 @@ def test_the_daemon_serves_what_the_database_says(
     stderr = daemon.stderr
     assert "Traceback" not in stderr
     assert stderr.index("HTTP server closed") < stderr.index("background tasks stopped")
+
+
+def test_sigterm_mid_activation_exits_in_bounded_time_and_the_run_rolls_back(
+    daemon_engine: Engine,
+) -> None:
+    """An activation stuck inside its transaction (a row it must write is locked) does not
+    hold the daemon past its grace period, and nothing of that run's transaction remains."""
+    engine = daemon_engine
+    grace_s = 1.0
+
+    def rack(conn: Any) -> None:
+        add_pool_range(conn, "192.0.2.1", "192.0.2.40")
+        for _ in range(3):
+            add_sled(conn, disks=4)
+
+    run_transaction(engine, rack)
+    daemon = DaemonProcess(
+        engine,
+        "--http",
+        "127.0.0.1:0",
+        "--plan-interval",
+        "0.2",
+        "--execute-interval",
+        "0.2",
+        "--shutdown-grace",
+        str(grace_s),
+    )
+    blocker = engine.connect()
+    try:
+        _wait_for(lambda: _realized(engine), "the first target to be realized", daemon)
+        first = _blueprint(engine, _target(engine).blueprint_id)
+        n1 = next(z for z in first.in_service_zones() if z.kind.value == "nexus")
+        assert n1.external_ip is not None and n1.nic is not None
+        # The step soft-deletes the external IP, then the NIC: hold the NIC's row so the run
+        # stops half-way through its writes.
+        blocker.begin()
+        blocker.execute(
+            text("SELECT 1 FROM network_interface WHERE id = :id FOR UPDATE"), {"id": n1.nic.id}
+        )
+        run_transaction(engine, lambda conn: expunge_disk(conn, n1.filesystem_pool))
+
+        def waiting_backend() -> int | None:
+            with engine.connect() as conn:
+                pid = conn.execute(
+                    text(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND wait_event_type = 'Lock' AND query LIKE 'UPDATE network_interface%'"
+                    )
+                ).scalar()
+            return int(pid) if pid is not None else None
+
+        _wait_for(lambda: waiting_backend() is not None, "the run to wait on the lock", daemon)
+        stuck_pid = waiting_backend()
+        assert daemon.status()["loops"]["executor"]["busy"] is True
+        took = daemon.terminate(timeout_s=grace_s + 15)
+    finally:
+        daemon.kill()
+        blocker.rollback()
+        blocker.close()
+    assert daemon.proc.returncode == 0, daemon.stderr
+    assert took < grace_s + 5, took
+    assert "still running after the grace period" in daemon.stderr
+    assert "Traceback" not in daemon.stderr
+
+    def backend_gone() -> bool:
+        with engine.connect() as conn:
+            found = conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": stuck_pid}
+            ).scalar()
+        return found == 0
+
+    _wait_for(backend_gone, "the abandoned run's session to end", daemon)
+    # The external IP's soft-delete was part of the abandoned transaction: rolled back.
+    with engine.connect() as conn:
+        deleted = conn.execute(
+            text("SELECT time_deleted FROM external_ip WHERE id = :id"), {"id": n1.external_ip.id}
+        ).scalar()
+        outcomes = [row[0] for row in conn.execute(text("SELECT outcome::text FROM bp_execution"))]
+    assert deleted is None
+    assert outcomes.count("running") == 1  # the abandoned run never recorded its end
+
+    # The next run realizes the target.
+    env = {"RECON_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+    result = recon("execute", env=env)
+    assert result.code == 0, result.stderr
+    with engine.connect() as conn:
+        deleted = conn.execute(
+            text("SELECT time_deleted FROM external_ip WHERE id = :id"), {"id": n1.external_ip.id}
+        ).scalar()
+    assert deleted is not None
