@@ -119,12 +119,14 @@ class BackgroundTasks:
         return self._executor
 
     def plan_activation(self) -> dict[str, Any]:
-        """One planning pass; the fields of its log line."""
-        return self._plan().fields
+        """One activation of the planner loop (a planning pass), counted, logged and handed
+        to the observers as the loop does it; the fields of its log line."""
+        return self._activate(PLANNER, self._plan, self.planner)
 
     def execute_activation(self) -> dict[str, Any]:
-        """One executor run against the current target (when enabled); its log line's fields."""
-        return self._execute().fields
+        """One activation of the executor loop (a run against the current target when it is
+        enabled), as the loop does it; the fields of its log line."""
+        return self._activate(EXECUTOR, self._execute, self.executor)
 
     def _plan(self) -> _Result:
         outcome = plan_once(
@@ -164,7 +166,9 @@ class BackgroundTasks:
         }
         return _Result(fields, report=report, target=target)
 
-    def _activate(self, name: str, activation: Callable[[], _Result], stats: LoopStats) -> None:
+    def _activate(
+        self, name: str, activation: Callable[[], _Result], stats: LoopStats
+    ) -> dict[str, Any]:
         began = time.perf_counter()
         time_started = datetime.now(UTC)
         stats.busy = True
@@ -191,6 +195,7 @@ class BackgroundTasks:
                 observer(done)
             except Exception:
                 _log.exception("activation observer failed", extra={"task": name})
+        return fields
 
     def _loop(
         self,
@@ -244,7 +249,7 @@ class BackgroundTasks:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             thread.join(remaining)
         finished = not any(thread.is_alive() for thread in self._threads)
-        if finished:
+        if finished and self._threads:
             _log.info(
                 "background tasks stopped",
                 extra={
