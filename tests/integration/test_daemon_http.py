@@ -92,11 +92,11 @@ class DaemonProcess:
     """``recon run`` in a subprocess; its stderr is read as it comes (so the pipe never
     fills) and the HTTP port it reports is parsed."""
 
-    def __init__(self, engine: Engine, *args: str) -> None:
+    def __init__(self, engine: Engine, *args: str, global_args: tuple[str, ...] = ()) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RECON_")}
         env["RECON_DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "reconfigurator", "run", *args],
+            [sys.executable, "-m", "reconfigurator", *global_args, "run", *args],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -433,6 +433,7 @@ def test_sigterm_mid_activation_exits_in_bounded_time_and_the_run_rolls_back(
         "0.2",
         "--shutdown-grace",
         str(grace_s),
+        global_args=("--log-format", "json"),
     )
     blocker = engine.connect()
     try:
@@ -468,8 +469,15 @@ def test_sigterm_mid_activation_exits_in_bounded_time_and_the_run_rolls_back(
         blocker.close()
     assert daemon.proc.returncode == 0, daemon.stderr
     assert took < grace_s + 5, took
-    assert "still running after the grace period" in daemon.stderr
+    records = [json.loads(line) for line in daemon.lines]
+    messages = [record["message"] for record in records]
+    assert any(m.startswith("serving status and metrics on http://") for m in messages)
+    assert any("still running after the grace period" in m for m in messages)
+    assert "HTTP server closed" in messages
     assert "Traceback" not in daemon.stderr
+    # The abandoned run's own records carry its ids.
+    runs = [r for r in records if r["logger"] == "reconfigurator.executor"]
+    assert runs and all("blueprint_id" in r and "execution_id" in r for r in runs)
 
     def backend_gone() -> bool:
         with engine.connect() as conn:

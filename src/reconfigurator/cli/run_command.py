@@ -36,7 +36,7 @@ def run(
             "--http",
             metavar="ADDR:PORT",
             help="Serve /status, /metrics, /healthz and /readyz here (port 0: any free port;"
-            " the bound address is printed on stderr). Off by default.",
+            " the bound address is logged on stderr). Off by default.",
         ),
     ] = None,
     shutdown_grace: Annotated[
@@ -76,11 +76,9 @@ def run(
     )
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        # With --http the server logs the address it bound (at info level, which recon run
+        # always logs): "serving status and metrics on http://HOST:PORT".
         daemon.start(stop)
-        if daemon.server is not None:
-            host, port = daemon.server.address
-            shown = f"[{host}]" if ":" in host else host
-            typer.echo(f"serving status and metrics on http://{shown}:{port}", err=True)
         while not stop.wait(0.5):
             pass
     finally:

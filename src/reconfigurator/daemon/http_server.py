@@ -111,7 +111,9 @@ class StatusServer:
 
     def start(self) -> None:
         self._thread.start()
-        _log.info("HTTP server listening", extra={"address": "{}:{}".format(*self.address)})
+        host, port = self.address
+        url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        _log.info("serving status and metrics on %s", url, extra={"url": url, "port": port})
 
     def close(self) -> None:
         """Stop accepting requests and close the socket (requests in flight may finish)."""
