@@ -3,6 +3,8 @@ by kind, failed runs with their error chain, and transaction retries."""
 
 from __future__ import annotations
 
+import math
+import threading
 import uuid
 from datetime import UTC, datetime
 
@@ -11,8 +13,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from reconfigurator.background import BackgroundTasks
+from reconfigurator.daemon import Daemon
 from reconfigurator.daemon.metrics import DaemonMetrics
 from reconfigurator.daemon.status import status_document
+from reconfigurator.db.executions import last_execution
 from reconfigurator.db.retry import RetryPolicy
 from reconfigurator.db.schema import external_ip_table
 from reconfigurator.executor import EXTERNAL_NETWORKING_STEP, EnsureExternalNetworking, Executor
@@ -99,3 +103,27 @@ def test_transaction_retries_are_counted(engine: Engine) -> None:
     assert _value(metrics, "recon_transaction_retries_total") == 2
     assert _value(metrics, "recon_networking_rows_total", table="external_ip", result="created")
     assert _value(metrics, "recon_seconds_since_last_successful_execution") >= 0
+
+
+def test_a_new_daemon_knows_the_last_successful_run_from_the_database(engine: Engine) -> None:
+    seed_service_range(engine)
+    rack = RackBuilder(seed=13)
+    rack.add_zone(rack.add_sled(disks=2), "nexus")
+    make_target(engine, rack.build())
+    fresh = Daemon(BackgroundTasks(engine))
+    stop = threading.Event()
+    stop.set()  # the loops end at once: only what start() reads from the database counts
+    fresh.start(stop)
+    assert fresh.shutdown()
+    assert math.isnan(_value(fresh.metrics, "recon_seconds_since_last_successful_execution"))
+
+    assert Executor(engine).execute().succeeded
+    with engine.connect() as conn:
+        record = last_execution(conn)
+    assert record is not None and record.time_finished is not None
+    restarted = Daemon(BackgroundTasks(engine))
+    restarted.start(stop)
+    assert restarted.shutdown()
+    since = _value(restarted.metrics, "recon_seconds_since_last_successful_execution")
+    elapsed = (datetime.now(UTC) - record.time_finished).total_seconds()
+    assert 0 <= since <= elapsed + 1

@@ -14,7 +14,8 @@ one process. Names:
 - ``recon_conflicts_total{kind}``: conflicts that failed a run, by ``conflict_kind``;
 - ``recon_transaction_retries_total``: retries of the executor steps' transactions after a
   serialization conflict;
-- ``recon_seconds_since_last_successful_execution``: NaN until the daemon's first completed run;
+- ``recon_seconds_since_last_successful_execution``: since the last completed run the daemon
+  saw, or found in ``bp_execution`` when it started (NaN when there is none);
 - ``recon_target_version``: the version of the target the loops last saw;
 - ``recon_build_info{version}``: always 1.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
@@ -95,7 +97,7 @@ class DaemonMetrics:
         )
         self.since_success = Gauge(
             "recon_seconds_since_last_successful_execution",
-            "Seconds since the daemon's last completed executor run (NaN before the first).",
+            "Seconds since the last completed executor run (NaN when there was none).",
             registry=self.registry,
         )
         self.since_success.set_function(self._seconds_since_success)
@@ -124,6 +126,12 @@ class DaemonMetrics:
         if self._last_success is None:
             return math.nan
         return max(0.0, self._clock() - self._last_success)
+
+    def seed_last_success(self, finished: datetime) -> None:
+        """The end of the last completed run before the daemon started (from
+        ``bp_execution``), unless the daemon has seen a newer one."""
+        if self._last_success is None or finished.timestamp() > self._last_success:
+            self._last_success = finished.timestamp()
 
     def observe(self, activation: Activation) -> None:
         """Count one activation of either loop."""

@@ -17,12 +17,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from reconfigurator import __version__
 from reconfigurator.background import BackgroundTasks
 from reconfigurator.daemon.http_server import Endpoints, StatusServer
 from reconfigurator.daemon.metrics import DaemonMetrics
 from reconfigurator.daemon.probes import liveness, readiness
 from reconfigurator.daemon.status import status_document
+from reconfigurator.db.engine import first_line
+from reconfigurator.db.executions import last_completed_time
 
 _log = logging.getLogger("reconfigurator.daemon")
 
@@ -53,8 +57,20 @@ class Daemon:
             self.tasks, version=self.version, started_at=self.started_at, now=self.now()
         )
 
+    def _seed_from_database(self) -> None:
+        """What the metrics can know from before the daemon started (best effort)."""
+        try:
+            with self.tasks.engine.connect() as conn:
+                finished = last_completed_time(conn)
+        except DBAPIError as exc:
+            _log.warning("could not read the execution history", extra={"error": first_line(exc)})
+            return
+        if finished is not None:
+            self.metrics.seed_last_success(finished)
+
     def start(self, stop: threading.Event) -> None:
         """Open the HTTP server (when configured), then start the loops."""
+        self._seed_from_database()
         if self.http_address is not None:
             host, port = self.http_address
             self.server = StatusServer(
