@@ -110,6 +110,25 @@ class AmbiguousBlueprintId(InputError):
         super().__init__(f"blueprint id prefix {prefix!r} is ambiguous: matches {shown}")
 
 
+class BlueprintNotStorable(InputError):
+    """A valid blueprint that upstream's blueprint tables cannot hold (``reason`` says why)."""
+
+    def __init__(self, blueprint_id: object, reason: str) -> None:
+        self.blueprint_id = blueprint_id
+        self.reason = reason
+        super().__init__(f"blueprint {blueprint_id} cannot be stored: {reason}")
+
+
+class BlueprintRowsInconsistent(ReconError):
+    """A stored blueprint's rows do not make a valid blueprint (edited by hand, or written by
+    another program); ``reason`` names the first problem."""
+
+    def __init__(self, blueprint_id: object, reason: str) -> None:
+        self.blueprint_id = blueprint_id
+        self.reason = reason
+        super().__init__(f"stored blueprint {blueprint_id} is inconsistent: {reason}")
+
+
 class BlueprintContentConflict(ReconError):
     """A blueprint with this id is already stored with different content."""
 

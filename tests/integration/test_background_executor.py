@@ -2,40 +2,55 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import pytest
 from sqlalchemy.engine import Engine
 
 from reconfigurator.background import BackgroundTasks
-from reconfigurator.testing import statements_sent
+from reconfigurator.executor import external_networking
 from tests.db_support import make_target
 from tests.race import build_race
 
 
-def _blueprint_reads(statements: list[str]) -> int:
-    """Statements that read a stored blueprint document."""
-    return sum(1 for s in statements if "blueprint.document" in s)
+@pytest.fixture
+def blueprint_reads(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The blueprint ids step 1 reads what a blueprint asks for from the database."""
+    reads: list[Any] = []
+    real: Callable[..., Any] = external_networking.load_blueprint_networking
+
+    def counting(conn: Any, blueprint_id: Any) -> Any:
+        reads.append(blueprint_id)
+        return real(conn, blueprint_id)
+
+    monkeypatch.setattr(external_networking, "load_blueprint_networking", counting)
+    return reads
 
 
-def test_the_target_blueprint_is_read_once_over_many_activations(engine: Engine) -> None:
+def test_the_target_blueprint_is_read_once_over_many_activations(
+    engine: Engine, blueprint_reads: list[Any]
+) -> None:
     race = build_race(engine)
     make_target(engine, race.a)
     tasks = BackgroundTasks(engine)
 
-    with statements_sent(engine) as statements:
-        outcomes = [tasks.execute_activation()["outcome"] for _ in range(4)]
+    outcomes = [tasks.execute_activation()["outcome"] for _ in range(4)]
     assert outcomes == ["completed"] * 4
-    assert _blueprint_reads(statements) == 1
+    assert blueprint_reads == [race.a.id]
     first = tasks.executor_for(race.a.id)
 
     # A new target: the executor is built again, and the new blueprint read once.
     make_target(engine, race.b)
-    with statements_sent(engine) as statements:
-        outcomes = [tasks.execute_activation()["outcome"] for _ in range(3)]
+    outcomes = [tasks.execute_activation()["outcome"] for _ in range(3)]
     assert outcomes == ["completed"] * 3
-    assert _blueprint_reads(statements) == 1
+    assert blueprint_reads == [race.a.id, race.b.id]
     assert tasks.executor_for(race.b.id) is not first
 
 
-def test_a_disabled_target_is_not_executed_and_keeps_the_executor(engine: Engine) -> None:
+def test_a_disabled_target_is_not_executed_and_keeps_the_executor(
+    engine: Engine, blueprint_reads: list[Any]
+) -> None:
     race = build_race(engine)
     make_target(engine, race.a)
     tasks = BackgroundTasks(engine)
@@ -44,7 +59,6 @@ def test_a_disabled_target_is_not_executed_and_keeps_the_executor(engine: Engine
     make_target(engine, race.a, enabled=False)
     assert tasks.execute_activation()["outcome"] == "disabled"
     make_target(engine, race.a, enabled=True)
-    with statements_sent(engine) as statements:
-        assert tasks.execute_activation()["outcome"] == "completed"
-    assert _blueprint_reads(statements) == 0
+    assert tasks.execute_activation()["outcome"] == "completed"
+    assert blueprint_reads == [race.a.id]
     assert tasks.executor_for(race.a.id) is kept

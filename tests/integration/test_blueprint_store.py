@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
@@ -70,7 +69,20 @@ def test_round_trip_through_the_database_is_byte_identical(engine: Engine) -> No
     assert row.creator == "test"
     assert row.comment == "first"
     assert row.time_created == blueprint.time_created
-    assert json.loads(text) == row.document
+    assert row.external_networking_generation == 1
+    with engine.connect() as conn:
+        zones = conn.execute(
+            select(func.count())
+            .select_from(schema.bp_omicron_zone_table)
+            .where(schema.bp_omicron_zone_table.c.blueprint_id == blueprint.id)
+        ).scalar_one()
+        nics = conn.execute(
+            select(func.count())
+            .select_from(schema.bp_omicron_zone_nic_table)
+            .where(schema.bp_omicron_zone_nic_table.c.blueprint_id == blueprint.id)
+        ).scalar_one()
+    assert zones == sum(1 for _ in blueprint.all_zones())
+    assert nics == sum(1 for _ in blueprint.zones_with_external_networking())
 
 
 def test_insert_is_idempotent_and_refuses_different_content(engine: Engine) -> None:

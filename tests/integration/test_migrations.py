@@ -32,7 +32,7 @@ def test_upgrade_downgrade_upgrade(empty_engine: Engine) -> None:
     migrate.upgrade(empty_engine)
     assert migrate.current_revision(empty_engine) == migrate.head_revision()
     assert set(metadata.tables) <= _tables(empty_engine)
-    assert len(_enum_types(empty_engine)) == 11
+    assert len(_enum_types(empty_engine)) == 14
 
     migrate.downgrade(empty_engine, "base")
     assert migrate.current_revision(empty_engine) is None

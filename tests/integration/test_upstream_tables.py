@@ -336,8 +336,8 @@ def test_every_read_is_sent_as_written_and_names_only_upstreams_tables(
         _sql(empty_engine, query)
         for query in (
             POOL_RANGE_QUERY,
-            EXTERNAL_IP_QUERIES[RepairLookup.NONE],
-            NIC_QUERIES[RepairLookup.NONE],
+            EXTERNAL_IP_QUERIES[RepairLookup.NONE, False],
+            NIC_QUERIES[RepairLookup.NONE, False],
             ORPHAN_EXTERNAL_IP_QUERY,
             ORPHAN_NIC_QUERY,
             POOL_RANGE_QUERY,

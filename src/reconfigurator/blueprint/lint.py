@@ -26,6 +26,7 @@ from reconfigurator.blueprint.model import (
     SledState,
     SnatExternalIp,
 )
+from reconfigurator.blueprint.networking_generation import expected_generation
 from reconfigurator.fixed_data import (
     MAC_RANGE_FIRST,
     MAC_RANGE_LAST,
@@ -58,6 +59,7 @@ class LintCode(enum.StrEnum):
     DUPLICATE_NIC_MAC = "duplicate_nic_mac"
     DUPLICATE_EXTERNAL_IP_ID = "duplicate_external_ip_id"
     DUPLICATE_NIC_ID = "duplicate_nic_id"
+    EXTERNAL_NETWORKING_GENERATION = "external_networking_generation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,15 +81,40 @@ class LintFinding:
         return self.message
 
 
-def lint(blueprint: Blueprint) -> list[LintFinding]:
-    """Every rule ``blueprint`` breaks, in a deterministic order (empty when it is clean)."""
+def lint(blueprint: Blueprint, parent: Blueprint | None = None) -> list[LintFinding]:
+    """Every rule ``blueprint`` breaks, in a deterministic order (empty when it is clean).
+
+    With ``parent`` (the blueprint its ``parent_blueprint_id`` names), its
+    ``external_networking_generation`` is checked against the parent's too.
+    """
     findings: list[LintFinding] = []
     findings.extend(_unique_structure(blueprint))
     findings.extend(_placement(blueprint))
     findings.extend(_zone_networking(blueprint))
     findings.extend(_in_service_addresses(blueprint))
     findings.extend(_row_ids(blueprint))
+    if parent is not None:
+        findings.extend(_networking_generation(blueprint, parent))
     return findings
+
+
+def _networking_generation(blueprint: Blueprint, parent: Blueprint) -> Iterator[LintFinding]:
+    if blueprint.parent_blueprint_id != parent.id:
+        raise ValueError(f"blueprint {parent.id} is not the parent of blueprint {blueprint.id}")
+    expected = expected_generation(parent, blueprint.sleds)
+    found = blueprint.external_networking_generation
+    if found != expected:
+        changed = expected != parent.external_networking_generation
+        why = (
+            "the external networking of its in-service zones differs from its parent's"
+            if changed
+            else "the external networking of its in-service zones is its parent's"
+        )
+        yield LintFinding(
+            LintCode.EXTERNAL_NETWORKING_GENERATION,
+            f"external_networking_generation is {found}, expected {expected}: {why}"
+            f" (parent {parent.id} has {parent.external_networking_generation})",
+        )
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -64,16 +64,16 @@ def _check_no_nul(value: str) -> str:
 
 
 def _check_utc_range(value: datetime) -> datetime:
+    """The time in UTC: the database keeps instants, not the offset they were written with."""
     try:
-        value.astimezone(UTC)
+        return value.astimezone(UTC)
     except OverflowError:
         raise ValueError("is out of range: in UTC it must fall within years 1 to 9999") from None
-    return value
 
 
 #: Free text stored in text and JSON columns, which cannot hold NUL characters.
 Text = Annotated[str, AfterValidator(_check_no_nul)]
-#: A timestamp the database can store and give back (timestamptz, read as UTC).
+#: A timestamp the database can store and give back (timestamptz), normalised to UTC.
 Timestamp = Annotated[AwareDatetime, AfterValidator(_check_utc_range)]
 
 
@@ -432,12 +432,26 @@ class Blueprint(_Model):
     time_created: Timestamp
     creator: Annotated[Text, Field(max_length=1024)]
     comment: Annotated[Text, Field(max_length=4096)]
+    #: Bumped (parent's plus one) exactly when the external networking of the in-service
+    #: zones changes. 1 when absent, and left out of the JSON when 1, so documents written
+    #: before it existed export unchanged.
+    external_networking_generation: Annotated[int, Field(ge=1, lt=1 << 63)] = Field(
+        default=1,
+        description="Generation of the in-service zones' external networking (default 1).",
+    )
     sleds: tuple[BlueprintSled, ...] = ()
 
     @field_validator("sleds")
     @classmethod
     def _sort_sleds(cls, sleds: tuple[BlueprintSled, ...]) -> tuple[BlueprintSled, ...]:
         return tuple(sorted(sleds, key=lambda sled: sled.id))
+
+    @model_serializer(mode="wrap")
+    def _without_first_generation(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("external_networking_generation") == 1:
+            del data["external_networking_generation"]
+        return data
 
     # --- reading ----------------------------------------------------------------------------
 

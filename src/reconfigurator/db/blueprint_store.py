@@ -1,4 +1,5 @@
-"""Storing blueprints: insert (idempotent), get, list, delete, and id prefixes."""
+"""Storing blueprints as rows (:mod:`reconfigurator.db.blueprint_rows`): insert (idempotent),
+get, list, delete, and id prefixes."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from pydantic import ValidationError
 from sqlalchemy import String, cast, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 
 from reconfigurator.blueprint.model import Blueprint
-from reconfigurator.blueprint.parse import blueprint_from_document
+from reconfigurator.blueprint.parse import blueprint_from_document, json_path
 from reconfigurator.db import schema
+from reconfigurator.db.blueprint_rows import blueprint_document, write_blueprint_rows
 from reconfigurator.db.targets import current_target
 from reconfigurator.errors import (
     AmbiguousBlueprintId,
@@ -20,11 +23,20 @@ from reconfigurator.errors import (
     BlueprintInTargetHistory,
     BlueprintIsTarget,
     BlueprintNotFound,
+    BlueprintRowsInconsistent,
     InputError,
 )
 
 BLUEPRINT = schema.blueprint_table
 BP_TARGET = schema.bp_target_table
+#: The tables holding a blueprint's parts, deleted with it (children first).
+PART_TABLES = (
+    schema.bp_omicron_zone_nic_transit_ip_table,
+    schema.bp_omicron_zone_nic_table,
+    schema.bp_omicron_zone_table,
+    schema.bp_omicron_physical_disk_table,
+    schema.bp_sled_metadata_table,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +50,12 @@ class BlueprintSummary:
 
 
 def insert_blueprint(conn: Connection, blueprint: Blueprint) -> bool:
-    """Store ``blueprint``. Returns ``False`` when the same content was already stored.
+    """Store ``blueprint`` as rows, in the caller's transaction: one INSERT and one COPY per
+    table. Returns ``False`` when the same content was already stored.
 
-    Raises :class:`BlueprintContentConflict` when the id exists with different content.
+    Raises :class:`BlueprintContentConflict` when the id exists with different content, and
+    :class:`~reconfigurator.errors.BlueprintNotStorable` when two zones record one NIC id
+    with different NICs.
     """
     inserted = conn.execute(
         insert(BLUEPRINT)
@@ -50,12 +65,13 @@ def insert_blueprint(conn: Connection, blueprint: Blueprint) -> bool:
             time_created=blueprint.time_created,
             creator=blueprint.creator,
             comment=blueprint.comment,
-            document=blueprint.to_document(),
+            external_networking_generation=blueprint.external_networking_generation,
         )
         .on_conflict_do_nothing(index_elements=[BLUEPRINT.c.id])
         .returning(BLUEPRINT.c.id)
     ).first()
     if inserted is not None:
+        write_blueprint_rows(conn, blueprint)
         return True
     if get_blueprint(conn, blueprint.id) != blueprint:
         raise BlueprintContentConflict(blueprint.id)
@@ -63,29 +79,32 @@ def insert_blueprint(conn: Connection, blueprint: Blueprint) -> bool:
 
 
 def get_blueprint(conn: Connection, blueprint_id: UUID) -> Blueprint:
-    document = conn.execute(
-        select(BLUEPRINT.c.document).where(BLUEPRINT.c.id == blueprint_id)
-    ).scalar_one_or_none()
+    """The stored blueprint, rebuilt from its rows (a fixed number of SELECTs)."""
+    document = blueprint_document(conn, blueprint_id)
     if document is None:
         raise BlueprintNotFound(blueprint_id)
-    return blueprint_from_document(document)
+    try:
+        return blueprint_from_document(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        reason = f"{json_path(first['loc'])}: {first['msg']}"
+        raise BlueprintRowsInconsistent(blueprint_id, reason) from exc
 
 
 def get_blueprint_and_target_history(
     conn: Connection, blueprint_id: UUID
 ) -> tuple[Blueprint, bool]:
-    """The blueprint and whether it is or ever was the target, in one statement."""
-    was_target = (
-        select(BP_TARGET.c.version).where(BP_TARGET.c.blueprint_id == blueprint_id).exists()
-    )
-    row = conn.execute(
-        select(BLUEPRINT.c.document, was_target.label("was_target")).where(
-            BLUEPRINT.c.id == blueprint_id
-        )
+    """The blueprint and whether it is or ever was the target."""
+    blueprint = get_blueprint(conn, blueprint_id)
+    return blueprint, was_target(conn, blueprint_id)
+
+
+def was_target(conn: Connection, blueprint_id: UUID) -> bool:
+    """Whether the blueprint is or ever was the target (then it can no longer change)."""
+    found = conn.execute(
+        select(BP_TARGET.c.version).where(BP_TARGET.c.blueprint_id == blueprint_id).limit(1)
     ).first()
-    if row is None:
-        raise BlueprintNotFound(blueprint_id)
-    return blueprint_from_document(row.document), bool(row.was_target)
+    return found is not None
 
 
 def blueprint_exists(conn: Connection, blueprint_id: UUID) -> bool:
@@ -165,3 +184,5 @@ def delete_blueprint(conn: Connection, blueprint_id: UUID) -> None:
     deleted = conn.execute(delete(BLUEPRINT).where(BLUEPRINT.c.id == blueprint_id))
     if deleted.rowcount == 0:
         raise BlueprintNotFound(blueprint_id)
+    for table in PART_TABLES:
+        conn.execute(delete(table).where(table.c.blueprint_id == blueprint_id))

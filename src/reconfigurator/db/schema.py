@@ -119,6 +119,32 @@ class ExecutionOutcome(enum.StrEnum):
     FAILED = "failed"
 
 
+class BpZoneType(enum.StrEnum):
+    """Every zone type upstream's blueprint tables know (``zone_type``); the blueprint model
+    holds a subset, and reading a row of another type is refused by name."""
+
+    BOUNDARY_NTP = "boundary_ntp"
+    CLICKHOUSE = "clickhouse"
+    CLICKHOUSE_KEEPER = "clickhouse_keeper"
+    CLICKHOUSE_SERVER = "clickhouse_server"
+    COCKROACH_DB = "cockroach_db"
+    CRUCIBLE = "crucible"
+    CRUCIBLE_PANTRY = "crucible_pantry"
+    EXTERNAL_DNS = "external_dns"
+    INTERNAL_DNS = "internal_dns"
+    INTERNAL_NTP = "internal_ntp"
+    NEXUS = "nexus"
+    OXIMETER = "oximeter"
+
+
+class BpDisposition(enum.StrEnum):
+    """A zone's or disk's disposition in a blueprint (``bp_zone_disposition`` and
+    ``bp_physical_disk_disposition`` upstream: two types with these values)."""
+
+    IN_SERVICE = "in_service"
+    EXPUNGED = "expunged"
+
+
 IP_KIND = _pg_enum(IpKind, "ip_kind")
 IP_ATTACH_STATE = _pg_enum(IpAttachState, "ip_attach_state")
 IP_POOL_ASSIGNMENT = _pg_enum(IpPoolAssignment, "ip_pool_assignment")
@@ -130,6 +156,9 @@ SLED_STATE = _pg_enum(SledState, "sled_state")
 DISK_POLICY = _pg_enum(DiskPolicy, "physical_disk_policy")
 DISK_STATE = _pg_enum(DiskState, "physical_disk_state")
 EXECUTION_OUTCOME = _pg_enum(ExecutionOutcome, "bp_execution_outcome")
+ZONE_TYPE = _pg_enum(BpZoneType, "zone_type")
+BP_ZONE_DISPOSITION = _pg_enum(BpDisposition, "bp_zone_disposition")
+BP_PHYSICAL_DISK_DISPOSITION = _pg_enum(BpDisposition, "bp_physical_disk_disposition")
 
 TIMESTAMPTZ = DateTime(timezone=True)
 
@@ -371,9 +400,125 @@ class Blueprint(Base):
     time_created: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
     creator: Mapped[str] = mapped_column(Text)
     comment: Mapped[str] = mapped_column(Text)
-    document: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    external_networking_generation: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (Index("ix_blueprint_time_created", "time_created"),)
+
+
+#: Upstream's CHECK on the columns of an expunged disposition (zones and disks alike).
+EXPUNGED_DISPOSITION_PROPERTIES = (
+    "(disposition != 'expunged' AND disposition_expunged_as_of_generation IS NULL"
+    " AND NOT disposition_expunged_ready_for_cleanup)"
+    " OR (disposition = 'expunged' AND disposition_expunged_as_of_generation IS NOT NULL)"
+)
+
+
+class BpSledMetadata(Base):
+    """A sled of a blueprint (upstream's ``bp_sled_metadata``)."""
+
+    __tablename__ = "bp_sled_metadata"
+
+    blueprint_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    sled_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    sled_state: Mapped[SledState] = mapped_column(SLED_STATE)
+
+
+class BpOmicronPhysicalDisk(Base):
+    """A disk of a blueprint's sled (upstream's ``bp_omicron_physical_disk``)."""
+
+    __tablename__ = "bp_omicron_physical_disk"
+
+    blueprint_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    sled_id: Mapped[UUID] = mapped_column(Uuid)
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    pool_id: Mapped[UUID] = mapped_column(Uuid)
+    disposition: Mapped[BpDisposition] = mapped_column(BP_PHYSICAL_DISK_DISPOSITION)
+    disposition_expunged_as_of_generation: Mapped[int | None] = mapped_column(BigInteger)
+    disposition_expunged_ready_for_cleanup: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (
+        CheckConstraint(EXPUNGED_DISPOSITION_PROPERTIES, name="expunged_disposition_properties"),
+    )
+
+
+class BpOmicronZone(Base):
+    """A zone of a blueprint (upstream's ``bp_omicron_zone``, the columns this system uses).
+
+    ``second_service_ip`` holds the external IP of Nexus and external DNS zones; ``snat_*``
+    boundary NTP's; ``external_ip_id`` the row id of either; ``bp_nic_id`` the zone's NIC in
+    ``bp_omicron_zone_nic``.
+    """
+
+    __tablename__ = "bp_omicron_zone"
+
+    blueprint_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    sled_id: Mapped[UUID] = mapped_column(Uuid)
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    zone_type: Mapped[BpZoneType] = mapped_column(ZONE_TYPE)
+    second_service_ip: Mapped[IpAddress | None] = mapped_column(INET)
+    bp_nic_id: Mapped[UUID | None] = mapped_column(Uuid)
+    snat_ip: Mapped[IpAddress | None] = mapped_column(INET)
+    snat_first_port: Mapped[int | None] = mapped_column(Integer)
+    snat_last_port: Mapped[int | None] = mapped_column(Integer)
+    external_ip_id: Mapped[UUID | None] = mapped_column(Uuid)
+    filesystem_pool: Mapped[UUID] = mapped_column(Uuid)
+    disposition: Mapped[BpDisposition] = mapped_column(BP_ZONE_DISPOSITION)
+    disposition_expunged_as_of_generation: Mapped[int | None] = mapped_column(BigInteger)
+    disposition_expunged_ready_for_cleanup: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (
+        CheckConstraint(EXPUNGED_DISPOSITION_PROPERTIES, name="expunged_disposition_properties"),
+        CheckConstraint(
+            "snat_first_port IS NULL OR snat_first_port BETWEEN 0 AND 65535",
+            name="bp_omicron_zone_snat_first_port_check",
+        ),
+        CheckConstraint(
+            "snat_last_port IS NULL OR snat_last_port BETWEEN 0 AND 65535",
+            name="bp_omicron_zone_snat_last_port_check",
+        ),
+    )
+
+
+class BpOmicronZoneNic(Base):
+    """A zone's service NIC in a blueprint (upstream's ``bp_omicron_zone_nic``): ``ip`` and
+    ``subnet`` are IPv4, ``ipv6`` and ``ipv6_subnet`` IPv6."""
+
+    __tablename__ = "bp_omicron_zone_nic"
+
+    blueprint_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    ip: Mapped[IpAddress | None] = mapped_column(INET)
+    mac: Mapped[int] = mapped_column(BigInteger)
+    subnet: Mapped[str | None] = mapped_column(INET)
+    vni: Mapped[int] = mapped_column(BigInteger)
+    is_primary: Mapped[bool] = mapped_column(Boolean)
+    slot: Mapped[int] = mapped_column(SmallInteger)
+    ipv6: Mapped[IpAddress | None] = mapped_column(INET)
+    ipv6_subnet: Mapped[str | None] = mapped_column(INET)
+
+    __table_args__ = (
+        CheckConstraint("ip IS NOT NULL OR ipv6 IS NOT NULL", name="at_least_one_ip_address"),
+        CheckConstraint(
+            "(ip IS NULL) = (subnet IS NULL) AND (ipv6 IS NULL) = (ipv6_subnet IS NULL)",
+            name="ip_and_subnet_consistent",
+        ),
+    )
+
+
+class BpOmicronZoneNicTransitIp(Base):
+    """A transit network of a blueprint's service NIC, in the blueprint's order.
+
+    This project's own table: upstream's ``bp_omicron_zone_nic`` has no column for them (its
+    service NICs have none), and keeping them apart leaves that table as upstream has it.
+    """
+
+    __tablename__ = "bp_omicron_zone_nic_transit_ip"
+
+    blueprint_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    nic_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    position: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    network: Mapped[str] = mapped_column(INET)
 
 
 class BpTarget(Base):
@@ -469,6 +614,11 @@ external_ip_table: Final = _table(ExternalIp)
 network_interface_table: Final = _table(NetworkInterface)
 external_networking_repair_table: Final = _table(ExternalNetworkingRepair)
 blueprint_table: Final = _table(Blueprint)
+bp_sled_metadata_table: Final = _table(BpSledMetadata)
+bp_omicron_physical_disk_table: Final = _table(BpOmicronPhysicalDisk)
+bp_omicron_zone_table: Final = _table(BpOmicronZone)
+bp_omicron_zone_nic_table: Final = _table(BpOmicronZoneNic)
+bp_omicron_zone_nic_transit_ip_table: Final = _table(BpOmicronZoneNicTransitIp)
 bp_target_table: Final = _table(BpTarget)
 sled_table: Final = _table(Sled)
 physical_disk_table: Final = _table(PhysicalDisk)

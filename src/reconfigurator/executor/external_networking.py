@@ -12,11 +12,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy.engine import Connection
 
-from reconfigurator.blueprint.model import Blueprint
 from reconfigurator.db.networking.read import RepairLookup, load_state
+from reconfigurator.db.networking.stored_blueprint import load_blueprint_networking
 from reconfigurator.db.networking.write import apply_plan
 from reconfigurator.db.retry import run_transaction
 from reconfigurator.db.targets import current_target
@@ -43,23 +44,31 @@ class EnsureExternalNetworking:
     after_target_check: TargetCheckedHook | None = None
     #: Refuse to write when an operator has disabled execution of the target.
     require_enabled: bool = True
-    #: What the last blueprint (by identity) asks for; blueprints are immutable.
-    _wanted: tuple[Blueprint, BlueprintNetworking] | None = field(
-        default=None, init=False, repr=False
-    )
+    #: What the last target asks of the tables, read from its rows once: a blueprint that
+    #: has been the target can neither change nor be deleted.
+    _wanted: BlueprintNetworking | None = field(default=None, init=False, repr=False)
 
-    def wanted(self, blueprint: Blueprint) -> BlueprintNetworking:
-        """What ``blueprint`` asks of the tables (kept for the next run of the same one)."""
-        if self._wanted is None or self._wanted[0] is not blueprint:
-            self._wanted = (blueprint, BlueprintNetworking.of(blueprint))
-        return self._wanted[1]
+    @property
+    def wanted_reads(self) -> int:
+        """How many times this step has read what a blueprint asks for (once per target)."""
+        return self._wanted_reads
+
+    _wanted_reads: int = field(default=0, init=False, repr=False)
+
+    def _wanted_for(self, conn: Connection, blueprint_id: UUID) -> BlueprintNetworking:
+        """What the blueprint asks for: the kept record, or read inside the transaction
+        that has just found the blueprint to be the current target."""
+        if self._wanted is not None and self._wanted.blueprint_id == blueprint_id:
+            return self._wanted
+        self._wanted_reads += 1
+        return load_blueprint_networking(conn, blueprint_id)
 
     def __call__(self, ctx: StepContext) -> StepDetails:
-        wanted = self.wanted(ctx.blueprint)
         attempts = 0
+        wanted: BlueprintNetworking | None = None
 
         def body(conn: Connection) -> NetworkingPlan:
-            nonlocal attempts
+            nonlocal attempts, wanted
             attempts += 1
             target = current_target(conn)
             if target is None or target.blueprint_id != ctx.blueprint_id:
@@ -70,6 +79,8 @@ class EnsureExternalNetworking:
                 raise TargetDisabled(ctx.blueprint_id)
             if self.after_target_check is not None:
                 self.after_target_check(conn)
+            if wanted is None:
+                wanted = self._wanted_for(conn, ctx.blueprint_id)
             plan = decide(wanted, load_state(conn, wanted, _repair_lookup(ctx.missing_rows)))
             blocking = plan.blocking_error(ctx.missing_rows)
             if blocking is not None:
@@ -78,6 +89,7 @@ class EnsureExternalNetworking:
             return plan
 
         plan = run_transaction(ctx.engine, body, policy=ctx.retry_policy)
+        self._wanted = wanted
         _log_outcome(ctx, plan)
         return _details(plan, attempts, ctx.missing_rows)
 

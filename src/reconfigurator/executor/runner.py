@@ -13,17 +13,18 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from reconfigurator.blueprint.model import Blueprint
-from reconfigurator.db.blueprint_store import get_blueprint_and_target_history
+from reconfigurator.db.blueprint_store import blueprint_exists, get_blueprint_and_target_history
 from reconfigurator.db.executions import record_finish, record_start
 from reconfigurator.db.retry import DEFAULT_RETRY_POLICY, RetryPolicy, run_transaction
 from reconfigurator.db.schema import ExecutionOutcome
 from reconfigurator.db.targets import current_target
-from reconfigurator.errors import NoTarget
+from reconfigurator.errors import BlueprintNotFound, NoTarget
 from reconfigurator.executor.external_networking import STEP_NAME, EnsureExternalNetworking
 from reconfigurator.executor.log_context import run_fields
 from reconfigurator.executor.report import (
@@ -53,6 +54,8 @@ class Executor:
     _extra_steps: list[Step] = field(default_factory=list)
     #: Parsed blueprints that have been targets (immutable from then on), newest last.
     _blueprints: OrderedDict[UUID, Blueprint] = field(default_factory=OrderedDict)
+    #: Blueprints found to exist (a blueprint is deleted only if it never was a target).
+    _known: set[UUID] = field(default_factory=set)
 
     def add_step(self, name: str, run: StepFunction, *, fatal: bool = False) -> None:
         """Append a step after the built-in ones. ``run(ctx)`` returns report details
@@ -82,8 +85,9 @@ class Executor:
         return target.blueprint_id
 
     def load_blueprint(self, blueprint_id: UUID) -> Blueprint:
-        """The stored blueprint, parsed once: a blueprint that has ever been a target can no
-        longer be deleted or replaced, so its parsed form is kept for the next runs."""
+        """The whole stored blueprint, for steps that ask for it (:attr:`StepContext.blueprint`),
+        read once: a blueprint that has ever been a target can no longer be deleted or
+        replaced, so it is kept for the next runs."""
         cached = self._blueprints.get(blueprint_id)
         if cached is not None:
             self._blueprints.move_to_end(blueprint_id)
@@ -106,19 +110,24 @@ class Executor:
         """
         if blueprint_id is None:
             blueprint_id = self.target_blueprint_id()
-        blueprint = self.load_blueprint(blueprint_id)
         execution_id = uuid.uuid4()
-        ids = {"blueprint_id": str(blueprint.id), "execution_id": str(execution_id)}
+        ids = {"blueprint_id": str(blueprint_id), "execution_id": str(execution_id)}
         with run_fields(**ids):
             started = run_transaction(
                 self.engine,
-                lambda conn: record_start(conn, execution_id, blueprint.id),
+                lambda conn: self._record_start(conn, execution_id, blueprint_id),
                 policy=self.retry_policy,
             )
-            report = ExecutionReport(blueprint.id, execution_id, started)
+            report = ExecutionReport(blueprint_id, execution_id, started)
             log = RunLogger(_log, ids)
             ctx = StepContext(
-                self.engine, blueprint, execution_id, self.missing_rows, self.retry_policy, log
+                self.engine,
+                blueprint_id,
+                execution_id,
+                self.missing_rows,
+                self.retry_policy,
+                log,
+                self.load_blueprint,
             )
             with _recorded(self.engine, report, self.retry_policy):
                 self._run_steps(ctx, report)
@@ -129,6 +138,14 @@ class Executor:
                 extra={"failed_step": report.failed_step, "error": report.error},
             )
         return report
+
+    def _record_start(self, conn: Connection, execution_id: UUID, blueprint_id: UUID) -> datetime:
+        """Record the run's start; a blueprint not seen before must exist (else nothing is
+        recorded and :class:`~reconfigurator.errors.BlueprintNotFound` is raised)."""
+        if blueprint_id not in self._known and not blueprint_exists(conn, blueprint_id):
+            raise BlueprintNotFound(blueprint_id)
+        self._known.add(blueprint_id)
+        return record_start(conn, execution_id, blueprint_id)
 
     def _run_steps(self, ctx: StepContext, report: ExecutionReport) -> None:
         steps = self.steps

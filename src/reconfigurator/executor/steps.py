@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -32,20 +33,26 @@ class RunLogger(logging.LoggerAdapter[logging.Logger]):
         return msg, kwargs
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class StepContext:
-    """Everything a step may use. ``log`` carries ``blueprint_id`` and ``execution_id``."""
+    """Everything a step may use. ``log`` carries ``blueprint_id`` and ``execution_id``.
+
+    :attr:`blueprint` is the whole blueprint, read from the database the first time a step
+    asks for it (step 1 does not: it reads only what it needs, in the database).
+    """
 
     engine: Engine
-    blueprint: Blueprint
+    blueprint_id: UUID
     execution_id: UUID
     missing_rows: MissingRowPolicy
     retry_policy: RetryPolicy
     log: RunLogger
+    load_blueprint: Callable[[UUID], Blueprint] = field(repr=False)
 
-    @property
-    def blueprint_id(self) -> UUID:
-        return self.blueprint.id
+    @cached_property
+    def blueprint(self) -> Blueprint:
+        """The blueprint being executed (loaded on first use, then kept for the run)."""
+        return self.load_blueprint(self.blueprint_id)
 
 
 StepFunction = Callable[[StepContext], StepDetails | None]

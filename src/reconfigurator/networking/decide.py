@@ -65,7 +65,7 @@ def _deallocate(desired: BlueprintNetworking, state: NetworkingState, plan: Netw
     """Results for the rows of expunged zones, in executor order (zone, then table)."""
     ext_rows, nic_rows = state.expunged_external_ips, state.expunged_nics
     for index in sorted(ext_rows.keys() | nic_rows.keys()):
-        zone = desired.expunged[index]
+        zone = state.expunged_zones.get(index) or desired.expunged[index]
         if index in ext_rows:
             found = ext_rows[index]
             repaired = (Table.EXTERNAL_IP, index) in state.repaired
@@ -74,7 +74,7 @@ def _deallocate(desired: BlueprintNetworking, state: NetworkingState, plan: Netw
             nic = nic_rows[index]
             repaired = (Table.NIC, index) in state.repaired
             plan.extend(_deallocate_row(zone, Table.NIC, nic, repaired))
-    expunged = len(desired.expunged)
+    expunged = desired.expunged_count
     for table, listed in ((Table.EXTERNAL_IP, ext_rows), (Table.NIC, nic_rows)):
         counted = state.repaired_counted.get(table, 0)
         plan.repaired_counted[table] = counted
@@ -447,10 +447,7 @@ def _duplicate_creations(desired: BlueprintNetworking, plan: NetworkingPlan) -> 
     for table, rows in creations.items():
         if not rows:
             continue
-        first_zone = {
-            (z.external_ip_id if table is Table.EXTERNAL_IP else z.nic_id): z.zone_id
-            for z in desired.expunged
-        }
+        first_zone = desired.expunged_claims(table)
         for zone_id, row_id in rows:
             if row_id not in first_zone:
                 first_zone[row_id] = zone_id

@@ -7,14 +7,14 @@ Built from the blueprint model alone (pure). Rows carry the values upstream writ
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from uuid import UUID
 
 from reconfigurator.blueprint.model import Blueprint, BlueprintZone, SnatExternalIp
 from reconfigurator.fixed_data import SERVICE_SUBNETS, SERVICES_VPC_ID, ServiceKind
-from reconfigurator.networking.rows import ExternalIpRow, IpAddress, IpNetwork, NicRow
+from reconfigurator.networking.rows import ExternalIpRow, IpAddress, IpNetwork, NicRow, Table
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,13 +129,27 @@ class DesiredNic:
 
 @dataclass(frozen=True, slots=True)
 class ExpungedZoneRows:
-    """The row ids an expunged zone's blueprint entry records (and the zone, from which the
-    full rows are derived only when they are needed)."""
+    """The row ids an expunged zone's blueprint entry records (and the zone, when the whole
+    blueprint is at hand, from which the full rows are derived only when they are needed)."""
 
     zone_id: UUID
     external_ip_id: UUID
     nic_id: UUID
-    zone: BlueprintZone
+    zone: BlueprintZone | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredExpungedZones:
+    """The expunged zones of a blueprint left in the database, where they are classified by
+    the query that reads the tables: only what the decision needs of them as a whole.
+
+    ``count`` is the number of expunged zones with external networking; ``claims`` maps a
+    (table, row id) that an in-service zone of the blueprint records too to the expunged zone
+    recording it (the last one, in executor order).
+    """
+
+    count: int
+    claims: Mapping[tuple[Table, UUID], UUID]
 
 
 def desired_external_ip(zone: BlueprintZone) -> DesiredExternalIp | None:
@@ -190,6 +204,29 @@ class BlueprintNetworking:
     expunged: tuple[ExpungedZoneRows, ...]
     external_ips: tuple[DesiredExternalIp, ...]
     nics: tuple[DesiredNic, ...]
+    #: Set when the expunged zones stay in the database (``expunged`` is then empty).
+    stored_expunged: StoredExpungedZones | None = None
+
+    @property
+    def expunged_count(self) -> int:
+        """The number of expunged zones with external networking."""
+        if self.stored_expunged is not None:
+            return self.stored_expunged.count
+        return len(self.expunged)
+
+    def expunged_claims(self, table: Table) -> dict[UUID, UUID]:
+        """Row ids of ``table`` that expunged zones record, to the zone recording each (the
+        stored form names only those an in-service zone records too)."""
+        if self.stored_expunged is not None:
+            return {
+                row_id: zone_id
+                for (kind, row_id), zone_id in self.stored_expunged.claims.items()
+                if kind is table
+            }
+        return {
+            (z.external_ip_id if table is Table.EXTERNAL_IP else z.nic_id): z.zone_id
+            for z in self.expunged
+        }
 
     @classmethod
     def of(cls, blueprint: Blueprint) -> BlueprintNetworking:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from reconfigurator.networking.desired import ExpungedZoneRows
 from reconfigurator.networking.rows import ExternalIpRow, NicRow, PoolRange, Table
 
 
@@ -30,3 +31,6 @@ class NetworkingState:
     expunged_nics: dict[int, NicRow | None] = field(default_factory=dict)
     repaired: set[tuple[Table, int]] = field(default_factory=set)
     repaired_counted: dict[Table, int] = field(default_factory=dict)
+    #: The expunged zones at the positions above, when the blueprint's list of them stayed
+    #: in the database (else the position indexes ``BlueprintNetworking.expunged``).
+    expunged_zones: dict[int, ExpungedZoneRows] = field(default_factory=dict)

@@ -51,6 +51,7 @@ from reconfigurator.blueprint.model import (
     SledState,
     SnatExternalIp,
 )
+from reconfigurator.blueprint.networking_generation import expected_generation
 from reconfigurator.fixed_data import (
     FLOATING_FIRST_PORT,
     FLOATING_LAST_PORT,
@@ -126,13 +127,15 @@ def plan(
         )
         return PlanResult(None, (), tuple(draft.notes))
 
+    sleds = tuple(sled.build() for sled in draft.sleds.values())
     child = Blueprint(
         id=fresh.new_id(),
         parent_blueprint_id=parent.id if parent is not None else None,
         time_created=now if now is not None else datetime.now(UTC),
         creator=creator,
         comment=_comment(draft.changes),
-        sleds=tuple(sled.build() for sled in draft.sleds.values()),
+        external_networking_generation=expected_generation(parent, sleds),
+        sleds=sleds,
     )
     _log.info(
         "planned a new blueprint",

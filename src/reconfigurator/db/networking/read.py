@@ -60,6 +60,8 @@ from sqlalchemy.sql.selectable import CompoundSelect
 
 from reconfigurator.db.array_params import array_literal, array_param
 from reconfigurator.db.schema import (
+    BpDisposition,
+    bp_omicron_zone_table,
     external_ip_table,
     external_networking_repair_table,
     ip_pool_range_table,
@@ -68,7 +70,7 @@ from reconfigurator.db.schema import (
 )
 from reconfigurator.db.values import to_address
 from reconfigurator.fixed_data import SERVICE_IP_POOL_ASSIGNMENT, SERVICES_VPC_ID
-from reconfigurator.networking.desired import BlueprintNetworking
+from reconfigurator.networking.desired import BlueprintNetworking, ExpungedZoneRows
 from reconfigurator.networking.rows import (
     SERVICE_NIC_KIND,
     ExternalIpRow,
@@ -82,6 +84,7 @@ from reconfigurator.networking.state import NetworkingState
 EXT = external_ip_table
 NIC = network_interface_table
 REPAIR = external_networking_repair_table
+ZONE = bp_omicron_zone_table
 
 
 class RepairLookup(enum.Enum):
@@ -129,13 +132,57 @@ def _typed_null(column: Any) -> Any:
     return cast(null(), column.type).label(column.name)
 
 
-def _in_service_part(columns: Iterable[Any], condition: ColumnElement[bool]) -> Any:
+#: Columns a query over a stored blueprint adds: the expunged zone a row is for.
+ZONE_COLUMNS = (
+    ZONE.c.sled_id.label("x_sled_id"),
+    ZONE.c.id.label("x_zone_id"),
+    ZONE.c.external_ip_id.label("x_external_ip_id"),
+    ZONE.c.bp_nic_id.label("x_nic_id"),
+)
+
+
+def _zone_nulls(stored: bool) -> list[Any]:
+    return [_typed_null(column) for column in ZONE_COLUMNS] if stored else []
+
+
+def _in_service_part(columns: Iterable[Any], condition: ColumnElement[bool], stored: bool) -> Any:
     return select(
         cast(null(), BigInteger()).label("ord"),
         *columns,
         false().label("repaired"),
         cast(null(), BigInteger()).label("repaired_count"),
+        *_zone_nulls(stored),
     ).where(condition)
+
+
+def _wanted_from_arrays() -> Any:
+    """The expunged zones' row ids as the caller sends them, with their positions."""
+    return (
+        func.unnest(
+            array_param("expunged_row_ids", Uuid()), array_param("expunged_zone_ids", Uuid())
+        )
+        .table_valued("row_id", "zone_id", with_ordinality="ord")
+        .render_derived()
+    )
+
+
+def _wanted_from_blueprint(table: SqlTable) -> Any:
+    """The expunged zones' row ids as the stored blueprint records them."""
+    row_id = ZONE.c.external_ip_id if table is EXT else ZONE.c.bp_nic_id
+    return (
+        select(
+            row_id.label("row_id"),
+            ZONE.c.id.label("zone_id"),
+            cast(literal(0), BigInteger()).label("ord"),
+            *ZONE_COLUMNS,
+        )
+        .where(
+            ZONE.c.blueprint_id == bindparam("blueprint_id", type_=Uuid()),
+            ZONE.c.disposition == BpDisposition.EXPUNGED.value,
+            row_id.is_not(None),
+        )
+        .subquery("wanted")
+    )
 
 
 def _owner_differs(table: SqlTable, zone_id: Any) -> ColumnElement[bool]:
@@ -146,18 +193,13 @@ def _owner_differs(table: SqlTable, zone_id: Any) -> ColumnElement[bool]:
 
 
 def _expunged_parts(
-    table: SqlTable, name: Table, columns: tuple[Any, ...], lookup: RepairLookup
+    table: SqlTable, name: Table, columns: tuple[Any, ...], lookup: RepairLookup, stored: bool
 ) -> list[Any]:
-    """Rows of expunged zones that are not simply already soft-deleted, with the position
-    (1-based ``ord``) of their zone in the blueprint's list, and recorded repairs as
-    ``lookup`` says."""
-    wanted = (
-        func.unnest(
-            array_param("expunged_row_ids", Uuid()), array_param("expunged_zone_ids", Uuid())
-        )
-        .table_valued("row_id", "zone_id", with_ordinality="ord")
-        .render_derived()
-    )
+    """Rows of expunged zones that are not simply already soft-deleted, and recorded repairs
+    as ``lookup`` says. Each names its zone: by its position (1-based ``ord``) in the list
+    the caller sends or, over a stored blueprint, by the zone's columns."""
+    wanted = _wanted_from_blueprint(table) if stored else _wanted_from_arrays()
+    zone_columns = [wanted.c[column.name] for column in ZONE_COLUMNS] if stored else []
     joined = wanted.outerjoin(table, table.c.id == wanted.c.row_id)
     repaired: ColumnElement[bool]
     if lookup is RepairLookup.NONE:
@@ -174,7 +216,7 @@ def _expunged_parts(
         )
         repaired = REPAIR.c.row_id.is_not(None)
     needing = (
-        select(wanted.c.ord, *columns, repaired.label("repaired"))
+        select(wanted.c.ord, *columns, repaired.label("repaired"), *zone_columns)
         .select_from(joined)
         .where(
             or_(
@@ -186,19 +228,35 @@ def _expunged_parts(
     )
     count_column = cast(null(), BigInteger()).label("repaired_count")
     if lookup is not RepairLookup.COUNT:
-        return [needing.add_columns(count_column)]
+        return [_with_count_column(needing, count_column, stored)]
     found = needing.cte(f"expunged_{table.name}")
-    listed = select(*found.c, count_column).where(not_(found.c.repaired))
+    listed = select(
+        found.c.ord,
+        *(found.c[column.name] for column in columns),
+        found.c.repaired,
+        count_column,
+        *(found.c[column.name] for column in ZONE_COLUMNS if stored),
+    ).where(not_(found.c.repaired))
     counted = select(
         cast(null(), BigInteger()).label("ord"),
         *(_typed_null(column) for column in columns),
         true().label("repaired"),
         func.count().label("repaired_count"),
+        *_zone_nulls(stored),
     ).where(found.c.repaired)
     return [listed, counted.select_from(found)]
 
 
-def _external_ip_query(lookup: RepairLookup) -> CompoundSelect[Any]:
+def _with_count_column(needing: Any, count_column: Any, stored: bool) -> Any:
+    """``needing`` with the count column in its place (before the zone columns)."""
+    if not stored:
+        return needing.add_columns(count_column)
+    selected = list(needing.selected_columns)
+    zone_count = len(ZONE_COLUMNS)
+    return needing.with_only_columns(*selected[:-zone_count], count_column, *selected[-zone_count:])
+
+
+def _external_ip_query(lookup: RepairLookup, stored: bool) -> CompoundSelect[Any]:
     in_service = _in_service_part(
         EXTERNAL_IP_COLUMNS,
         or_(
@@ -211,13 +269,15 @@ def _external_ip_query(lookup: RepairLookup) -> CompoundSelect[Any]:
                 ),
             ),
         ),
+        stored,
     )
     return union_all(
-        in_service, *_expunged_parts(EXT, Table.EXTERNAL_IP, EXTERNAL_IP_COLUMNS, lookup)
+        in_service,
+        *_expunged_parts(EXT, Table.EXTERNAL_IP, EXTERNAL_IP_COLUMNS, lookup, stored),
     )
 
 
-def _nic_query(lookup: RepairLookup) -> CompoundSelect[Any]:
+def _nic_query(lookup: RepairLookup, stored: bool) -> CompoundSelect[Any]:
     in_service = _in_service_part(
         NIC_COLUMNS,
         or_(
@@ -240,13 +300,23 @@ def _nic_query(lookup: RepairLookup) -> CompoundSelect[Any]:
                 ),
             ),
         ),
+        stored,
     )
-    return union_all(in_service, *_expunged_parts(NIC, Table.NIC, NIC_COLUMNS, lookup))
+    return union_all(in_service, *_expunged_parts(NIC, Table.NIC, NIC_COLUMNS, lookup, stored))
 
 
-#: One statement per table and way of reading repairs.
-EXTERNAL_IP_QUERIES: Final = {lookup: _external_ip_query(lookup) for lookup in RepairLookup}
-NIC_QUERIES: Final = {lookup: _nic_query(lookup) for lookup in RepairLookup}
+#: One statement per table, way of reading repairs, and whether the expunged zones are read
+#: from a stored blueprint (``True``) or sent by the caller.
+EXTERNAL_IP_QUERIES: Final = {
+    (lookup, stored): _external_ip_query(lookup, stored)
+    for lookup in RepairLookup
+    for stored in (False, True)
+}
+NIC_QUERIES: Final = {
+    (lookup, stored): _nic_query(lookup, stored)
+    for lookup in RepairLookup
+    for stored in (False, True)
+}
 
 POOL_RANGE_QUERY = (
     select(
@@ -338,15 +408,12 @@ def _parameters(desired: BlueprintNetworking) -> _Parameters:
     if cached is not None:
         return cached
     zone_ids = array_literal(d.zone_id for d in desired.external_ips)
-    expunged_zone_ids = array_literal(z.zone_id for z in desired.expunged)
     nic_addresses = {str(a) for d in desired.nics for a in (d.ipv4, d.ipv6) if a is not None}
     parameters = _Parameters(
         external_ips={
             "row_ids": array_literal(d.id for d in desired.external_ips),
             "zone_ids": zone_ids,
             "ips": array_literal(sorted({str(d.ip) for d in desired.external_ips})),
-            "expunged_row_ids": array_literal(z.external_ip_id for z in desired.expunged),
-            "expunged_zone_ids": expunged_zone_ids,
         },
         nics={
             "row_ids": array_literal(d.id for d in desired.nics),
@@ -355,15 +422,28 @@ def _parameters(desired: BlueprintNetworking) -> _Parameters:
             "ips": array_literal(sorted(nic_addresses)),
             "vpc_id": SERVICES_VPC_ID,
             "macs": array_literal(sorted({d.mac for d in desired.nics})),
-            "expunged_row_ids": array_literal(z.nic_id for z in desired.expunged),
-            "expunged_zone_ids": expunged_zone_ids,
         },
     )
+    if desired.stored_expunged is not None:
+        parameters.external_ips["blueprint_id"] = desired.blueprint_id
+        parameters.nics["blueprint_id"] = desired.blueprint_id
+    else:
+        expunged_zone_ids = array_literal(z.zone_id for z in desired.expunged)
+        parameters.external_ips["expunged_row_ids"] = array_literal(
+            z.external_ip_id for z in desired.expunged
+        )
+        parameters.external_ips["expunged_zone_ids"] = expunged_zone_ids
+        parameters.nics["expunged_row_ids"] = array_literal(z.nic_id for z in desired.expunged)
+        parameters.nics["expunged_zone_ids"] = expunged_zone_ids
     _PARAMETERS[desired] = parameters
     return parameters
 
 
 _Row = TypeVar("_Row", ExternalIpRow, NicRow)
+
+
+#: An expunged zone of a stored blueprint, in executor order: (sled id, zone id).
+_ZoneKey = tuple[UUID, UUID]
 
 
 def _sort_rows(
@@ -372,20 +452,51 @@ def _sort_rows(
     convert: Callable[[Row[Any]], _Row],
     into: tuple[dict[UUID, _Row], dict[int, _Row | None]],
     state: NetworkingState,
-) -> None:
-    """Rows of the in-service part by id; rows of the expunged part by zone position; the
-    count of recorded repairs."""
+    *,
+    zones: dict[_ZoneKey, ExpungedZoneRows] | None,
+) -> list[tuple[_ZoneKey, _Row | None, bool]]:
+    """Rows of the in-service part by id; rows of the expunged part by zone position (or,
+    over a stored blueprint, returned by zone, for :func:`_place_stored`); the count of
+    recorded repairs."""
     by_id, expunged = into
+    by_zone: list[tuple[_ZoneKey, _Row | None, bool]] = []
     for row in result:
         if row.repaired_count is not None:
             state.repaired_counted[table] = row.repaired_count
         elif row.ord is None:
             by_id[row.id] = convert(row)
+        elif zones is not None:
+            key = (row.x_sled_id, row.x_zone_id)
+            zones.setdefault(
+                key, ExpungedZoneRows(row.x_zone_id, row.x_external_ip_id, row.x_nic_id)
+            )
+            by_zone.append((key, None if row.id is None else convert(row), bool(row.repaired)))
         else:
             position = row.ord - 1
             expunged[position] = None if row.id is None else convert(row)
             if row.repaired:
                 state.repaired.add((table, position))
+    return by_zone
+
+
+def _place_stored(
+    state: NetworkingState,
+    zones: dict[_ZoneKey, ExpungedZoneRows],
+    external_ips: list[tuple[_ZoneKey, ExternalIpRow | None, bool]],
+    nics: list[tuple[_ZoneKey, NicRow | None, bool]],
+) -> None:
+    """Give the expunged zones that came back positions in executor order."""
+    positions = {key: index for index, key in enumerate(sorted(zones))}
+    for key, zone in zones.items():
+        state.expunged_zones[positions[key]] = zone
+    for key, ext_row, repaired in external_ips:
+        state.expunged_external_ips[positions[key]] = ext_row
+        if repaired:
+            state.repaired.add((Table.EXTERNAL_IP, positions[key]))
+    for key, nic_row, repaired in nics:
+        state.expunged_nics[positions[key]] = nic_row
+        if repaired:
+            state.repaired.add((Table.NIC, positions[key]))
 
 
 def load_state(
@@ -393,23 +504,33 @@ def load_state(
     desired: BlueprintNetworking,
     lookup: RepairLookup = RepairLookup.COUNT,
 ) -> NetworkingState:
-    """Three SELECTs (one per table and the pool ranges), whatever the size of the blueprint."""
+    """Three SELECTs (one per table and the pool ranges), whatever the size of the blueprint.
+
+    When ``desired`` leaves the expunged zones in the database (a stored blueprint), the
+    SELECTs join them there and only those needing more than counting come back.
+    """
     parameters = _parameters(desired)
+    stored = desired.stored_expunged is not None
+    zones: dict[_ZoneKey, ExpungedZoneRows] | None = {} if stored else None
     state = NetworkingState(pool_ranges=load_pool_ranges(conn))
-    _sort_rows(
-        conn.execute(EXTERNAL_IP_QUERIES[lookup], parameters.external_ips),
+    external_ips = _sort_rows(
+        conn.execute(EXTERNAL_IP_QUERIES[lookup, stored], parameters.external_ips),
         Table.EXTERNAL_IP,
         _external_ip_row,
         (state.external_ips, state.expunged_external_ips),
         state,
+        zones=zones,
     )
-    _sort_rows(
-        conn.execute(NIC_QUERIES[lookup], parameters.nics),
+    nics = _sort_rows(
+        conn.execute(NIC_QUERIES[lookup, stored], parameters.nics),
         Table.NIC,
         _nic_row,
         (state.nics, state.expunged_nics),
         state,
+        zones=zones,
     )
+    if zones is not None:
+        _place_stored(state, zones, external_ips, nics)
     return state
 
 

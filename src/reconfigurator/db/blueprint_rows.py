@@ -1,0 +1,361 @@
+"""A blueprint as rows of upstream's blueprint tables, and back.
+
+``blueprint`` holds one row per blueprint; ``bp_sled_metadata``, ``bp_omicron_physical_disk``,
+``bp_omicron_zone`` and ``bp_omicron_zone_nic`` one per sled, disk, zone and service NIC, as
+upstream stores them; ``bp_omicron_zone_nic_transit_ip`` (this project's own) a NIC's transit
+networks. A zone's external IP lives in its zone row: ``second_service_ip`` for Nexus and
+external DNS (a floating IP), ``snat_ip`` and its ports for boundary NTP, ``external_ip_id``
+for both.
+
+Rows are written with ``COPY … FROM STDIN``, one per table: the client streams them in small
+messages (tens of KiB), so no single message comes near CockroachDB's 16 MiB limit however
+large the blueprint, and the whole blueprint is one statement per table inside the caller's
+transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Final
+from uuid import UUID
+
+from psycopg import Connection as PsycopgConnection
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from reconfigurator.blueprint.model import (
+    Blueprint,
+    BlueprintZone,
+    ExpungedDisposition,
+    ServiceNic,
+    SnatExternalIp,
+)
+from reconfigurator.db.schema import (
+    BpDisposition,
+    blueprint_table,
+    bp_omicron_physical_disk_table,
+    bp_omicron_zone_nic_table,
+    bp_omicron_zone_nic_transit_ip_table,
+    bp_omicron_zone_table,
+    bp_sled_metadata_table,
+)
+from reconfigurator.errors import BlueprintNotStorable
+from reconfigurator.fixed_data import int_to_mac
+
+SLED = bp_sled_metadata_table
+DISK = bp_omicron_physical_disk_table
+ZONE = bp_omicron_zone_table
+NIC = bp_omicron_zone_nic_table
+TRANSIT = bp_omicron_zone_nic_transit_ip_table
+
+#: The columns written, per table, in COPY order.
+SLED_COLUMNS: Final = ("blueprint_id", "sled_id", "sled_state")
+DISK_COLUMNS: Final = (
+    "blueprint_id",
+    "sled_id",
+    "id",
+    "pool_id",
+    "disposition",
+    "disposition_expunged_as_of_generation",
+    "disposition_expunged_ready_for_cleanup",
+)
+ZONE_COLUMNS: Final = (
+    "blueprint_id",
+    "sled_id",
+    "id",
+    "zone_type",
+    "filesystem_pool",
+    "disposition",
+    "disposition_expunged_as_of_generation",
+    "disposition_expunged_ready_for_cleanup",
+    "external_ip_id",
+    "second_service_ip",
+    "snat_ip",
+    "snat_first_port",
+    "snat_last_port",
+    "bp_nic_id",
+)
+NIC_COLUMNS: Final = (
+    "blueprint_id",
+    "id",
+    "name",
+    "ip",
+    "mac",
+    "subnet",
+    "vni",
+    "is_primary",
+    "slot",
+    "ipv6",
+    "ipv6_subnet",
+)
+TRANSIT_COLUMNS: Final = ("blueprint_id", "nic_id", "position", "network")
+
+Row = tuple[Any, ...]
+
+
+def _disposition(zone_or_disk: Any) -> tuple[str, int | None, bool]:
+    disposition = zone_or_disk.disposition
+    if isinstance(disposition, ExpungedDisposition):
+        return (
+            BpDisposition.EXPUNGED.value,
+            disposition.as_of_generation,
+            disposition.ready_for_cleanup,
+        )
+    return BpDisposition.IN_SERVICE.value, None, False
+
+
+def _zone_row(blueprint_id: UUID, sled_id: UUID, zone: BlueprintZone) -> Row:
+    disposition, as_of, ready = _disposition(zone)
+    networking = zone.networking
+    external_ip_id = second_ip = snat_ip = first_port = last_port = nic_id = None
+    if networking is not None:
+        external = networking.external_ip
+        external_ip_id = external.id
+        nic_id = networking.nic.id
+        if isinstance(external, SnatExternalIp):
+            snat_ip, first_port, last_port = external.ip, external.first_port, external.last_port
+        else:
+            second_ip = external.ip
+    return (
+        blueprint_id,
+        sled_id,
+        zone.id,
+        zone.zone_type.kind,
+        zone.filesystem_pool,
+        disposition,
+        as_of,
+        ready,
+        external_ip_id,
+        second_ip,
+        snat_ip,
+        first_port,
+        last_port,
+        nic_id,
+    )
+
+
+def _nic_row(blueprint_id: UUID, nic: ServiceNic) -> Row:
+    return (
+        blueprint_id,
+        nic.id,
+        nic.name,
+        nic.ip,
+        nic.mac_int,
+        nic.subnet,
+        nic.vni,
+        nic.primary,
+        nic.slot,
+        nic.ipv6,
+        nic.ipv6_subnet,
+    )
+
+
+class BlueprintRows:
+    """The rows of one blueprint, per table (sleds, disks, zones, NICs, transit networks).
+
+    Two zones may record one NIC id only with one NIC: a NIC row is stored once per
+    blueprint (upstream's key), so a second, different NIC under the same id cannot be
+    stored and is refused, naming both zones.
+    """
+
+    def __init__(self, blueprint: Blueprint) -> None:
+        bp = blueprint.id
+        self.sleds: list[Row] = []
+        self.disks: list[Row] = []
+        self.zones: list[Row] = []
+        self.nics: list[Row] = []
+        self.transit: list[Row] = []
+        nic_owner: dict[UUID, tuple[UUID, ServiceNic]] = {}
+        for sled in blueprint.sleds:
+            self.sleds.append((bp, sled.id, sled.state.value))
+            for disk in sled.disks:
+                self.disks.append((bp, sled.id, disk.id, disk.pool_id, *_disposition(disk)))
+            for zone in sled.zones:
+                self.zones.append(_zone_row(bp, sled.id, zone))
+                nic = zone.nic
+                if nic is None:
+                    continue
+                seen = nic_owner.get(nic.id)
+                if seen is not None:
+                    if seen[1] != nic:
+                        raise BlueprintNotStorable(
+                            bp,
+                            f"zones {seen[0]} and {zone.id} record NIC {nic.id} with different"
+                            " contents; a blueprint stores one NIC per id",
+                        )
+                    continue
+                nic_owner[nic.id] = (zone.id, nic)
+                self.nics.append(_nic_row(bp, nic))
+                self.transit.extend(
+                    (bp, nic.id, position, network)
+                    for position, network in enumerate(nic.transit_ips)
+                )
+
+    def tables(self) -> Iterator[tuple[str, Sequence[str], list[Row]]]:
+        """(table, columns, rows) in the order they are written."""
+        yield SLED.name, SLED_COLUMNS, self.sleds
+        yield DISK.name, DISK_COLUMNS, self.disks
+        yield ZONE.name, ZONE_COLUMNS, self.zones
+        yield NIC.name, NIC_COLUMNS, self.nics
+        yield TRANSIT.name, TRANSIT_COLUMNS, self.transit
+
+
+def driver_connection(conn: Connection) -> PsycopgConnection[Any]:
+    """The psycopg connection under a SQLAlchemy connection (same transaction)."""
+    driver = conn.connection.driver_connection
+    if not isinstance(driver, PsycopgConnection):  # pragma: no cover - psycopg is the driver
+        raise TypeError(f"expected a psycopg connection, got {type(driver).__name__}")
+    return driver
+
+
+def copy_rows(conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Row]) -> None:
+    """``COPY table (columns) FROM STDIN`` of ``rows``, in the caller's transaction.
+
+    psycopg formats the rows and sends them in messages of about 32 KiB; a table with no rows
+    sends nothing.
+    """
+    rows = list(rows) if not isinstance(rows, list) else rows
+    if not rows:
+        return
+    names = ", ".join(columns)
+    with (
+        driver_connection(conn).cursor() as cursor,
+        cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+def write_blueprint_rows(conn: Connection, blueprint: Blueprint) -> None:
+    """Write every row of ``blueprint`` but its ``blueprint`` row (one COPY per table)."""
+    for table, columns, rows in BlueprintRows(blueprint).tables():
+        copy_rows(conn, table, columns, rows)
+
+
+# --- reading back -----------------------------------------------------------------------------
+
+
+def _disposition_document(kind: Any, as_of: int | None, ready: bool) -> dict[str, Any]:
+    if str(kind) == BpDisposition.EXPUNGED.value:
+        return {"kind": "expunged", "as_of_generation": as_of, "ready_for_cleanup": ready}
+    return {"kind": "in_service"}
+
+
+def _nic_document(row: Any, transit: dict[UUID, list[str]]) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "id": row.id,
+        "name": row.name,
+        "mac": int_to_mac(row.mac),
+        "vni": row.vni,
+        "primary": row.is_primary,
+        "slot": row.slot,
+    }
+    if row.ip is not None:
+        document["ip"] = str(row.ip)
+        document["subnet"] = _network_text(row.subnet)
+    if row.ipv6 is not None:
+        document["ipv6"] = str(row.ipv6)
+        document["ipv6_subnet"] = _network_text(row.ipv6_subnet)
+    networks = transit.get(row.id)
+    if networks:
+        document["transit_ips"] = networks
+    return document
+
+
+def _zone_type_document(row: Any, nics: dict[UUID, dict[str, Any]]) -> dict[str, Any]:
+    kind = str(row.zone_type)
+    if row.bp_nic_id is None:
+        return {"kind": kind}
+    nic = nics.get(row.bp_nic_id)
+    if nic is None:
+        raise ValueError(f"zone {row.id} records NIC {row.bp_nic_id}, which the blueprint lacks")
+    external: dict[str, Any] = {"id": row.external_ip_id}
+    if row.snat_ip is not None:
+        external |= {
+            "ip": str(row.snat_ip),
+            "first_port": row.snat_first_port,
+            "last_port": row.snat_last_port,
+        }
+    else:
+        external["ip"] = None if row.second_service_ip is None else str(row.second_service_ip)
+    return {"kind": kind, "external_ip": external, "nic": nic}
+
+
+def blueprint_document(conn: Connection, blueprint_id: UUID) -> dict[str, Any] | None:
+    """The blueprint's JSON document rebuilt from its rows (``None`` when not stored): five
+    SELECTs, whatever its size. The caller validates it into a model."""
+    head = conn.execute(select(blueprint_table).where(blueprint_table.c.id == blueprint_id)).first()
+    if head is None:
+        return None
+    transit: dict[UUID, list[str]] = {}
+    for row in conn.execute(
+        select(TRANSIT.c.nic_id, TRANSIT.c.network)
+        .where(TRANSIT.c.blueprint_id == blueprint_id)
+        .order_by(TRANSIT.c.nic_id, TRANSIT.c.position)
+    ):
+        transit.setdefault(row.nic_id, []).append(_network_text(row.network))
+    nics = {
+        row.id: _nic_document(row, transit)
+        for row in conn.execute(select(NIC).where(NIC.c.blueprint_id == blueprint_id))
+    }
+    sleds: dict[UUID, dict[str, Any]] = {}
+    for row in conn.execute(
+        select(SLED).where(SLED.c.blueprint_id == blueprint_id).order_by(SLED.c.sled_id)
+    ):
+        sleds[row.sled_id] = {
+            "id": row.sled_id,
+            "state": str(row.sled_state),
+            "disks": [],
+            "zones": [],
+        }
+    for row in conn.execute(
+        select(DISK).where(DISK.c.blueprint_id == blueprint_id).order_by(DISK.c.id)
+    ):
+        _sled(sleds, row.sled_id, blueprint_id)["disks"].append(
+            {
+                "id": row.id,
+                "pool_id": row.pool_id,
+                "disposition": _disposition_document(
+                    row.disposition,
+                    row.disposition_expunged_as_of_generation,
+                    row.disposition_expunged_ready_for_cleanup,
+                ),
+            }
+        )
+    for row in conn.execute(
+        select(ZONE).where(ZONE.c.blueprint_id == blueprint_id).order_by(ZONE.c.id)
+    ):
+        _sled(sleds, row.sled_id, blueprint_id)["zones"].append(
+            {
+                "id": row.id,
+                "filesystem_pool": row.filesystem_pool,
+                "disposition": _disposition_document(
+                    row.disposition,
+                    row.disposition_expunged_as_of_generation,
+                    row.disposition_expunged_ready_for_cleanup,
+                ),
+                "zone_type": _zone_type_document(row, nics),
+            }
+        )
+    return {
+        "id": head.id,
+        "parent_blueprint_id": head.parent_blueprint_id,
+        "time_created": head.time_created,
+        "creator": head.creator,
+        "comment": head.comment,
+        "external_networking_generation": head.external_networking_generation,
+        "sleds": list(sleds.values()),
+    }
+
+
+def _sled(sleds: dict[UUID, dict[str, Any]], sled_id: UUID, blueprint_id: UUID) -> dict[str, Any]:
+    sled = sleds.get(sled_id)
+    if sled is None:
+        raise ValueError(f"blueprint {blueprint_id} has rows of sled {sled_id} but no such sled")
+    return sled
+
+
+def _network_text(value: Any) -> str:
+    """An INET holding a network, as the blueprint writes it (``10.1.0.0/16``)."""
+    network = getattr(value, "network", None)
+    return str(network if network is not None else value)
