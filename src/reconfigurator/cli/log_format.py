@@ -1,10 +1,16 @@
-"""A logging formatter that appends a record's structured fields as ``key=value``."""
+"""How ``recon`` logs on stderr: one line per record, either human (``key=value`` fields
+appended to the message) or JSON (one object per line, ``--log-format json``)."""
 
 from __future__ import annotations
 
+import enum
+import json
 import logging
 import sys
-from typing import Final, TextIO
+from datetime import UTC, datetime
+from typing import Any, Final, TextIO
+
+from reconfigurator.executor.log_context import RunFieldsFilter
 
 _STANDARD: Final = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
@@ -22,6 +28,35 @@ class KeyValueFormatter(logging.Formatter):
             return base
         rendered = " ".join(f"{key}={_value(val)}" for key, val in sorted(fields.items()))
         return f"{base} {rendered}"
+
+
+class LogFormat(enum.StrEnum):
+    """The ``--log-format`` choices."""
+
+    HUMAN = "human"
+    JSON = "json"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ``timestamp`` (RFC 3339, UTC), ``level``, ``logger``,
+    ``message``, then the record's structured fields (``blueprint_id``, ``execution_id``,
+    ``zone_id``…) and ``exception`` when the record has one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and key not in data:
+                data[key] = value
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str, ensure_ascii=False)
 
 
 def _value(value: object) -> str:
@@ -43,11 +78,13 @@ class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def configure(verbosity: int) -> None:
-    """Log to stderr: warnings by default, ``-v`` info, ``-vv`` debug."""
+def configure(verbosity: int, log_format: LogFormat = LogFormat.HUMAN) -> None:
+    """Log to stderr: warnings by default, ``-v`` info, ``-vv`` debug; every record emitted
+    during an executor run carries the run's ``blueprint_id`` and ``execution_id``."""
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     handler = _CurrentStderrHandler()
-    handler.setFormatter(KeyValueFormatter())
+    handler.setFormatter(JsonFormatter() if log_format is LogFormat.JSON else KeyValueFormatter())
+    handler.addFilter(RunFieldsFilter())
     root = logging.getLogger("reconfigurator")
     root.handlers[:] = [handler]
     root.setLevel(level)

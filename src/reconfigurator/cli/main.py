@@ -67,8 +67,16 @@ def root(
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More logging on stderr.")
     ] = 0,
+    log_style: Annotated[
+        log_format.LogFormat,
+        typer.Option(
+            "--log-format",
+            case_sensitive=False,
+            help="Log lines on stderr: human (key=value fields) or json (one object per line).",
+        ),
+    ] = log_format.LogFormat.HUMAN,
 ) -> None:
-    log_format.configure(verbose)
+    log_format.configure(verbose, log_style)
     app_ctx = AppContext(database_url=database_url)
     ctx.obj = app_ctx
     ctx.call_on_close(app_ctx.close)

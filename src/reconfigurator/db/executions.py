@@ -90,3 +90,13 @@ def recent_executions(conn: Connection, limit: int = 20) -> list[ExecutionRecord
         select(EXECUTION).order_by(EXECUTION.c.time_started.desc(), EXECUTION.c.id).limit(limit)
     )
     return [_record(row) for row in rows]
+
+
+def last_completed_time(conn: Connection) -> datetime | None:
+    """When the last completed run finished (``None`` if no run ever completed)."""
+    finished: datetime | None = conn.execute(
+        select(func.max(EXECUTION.c.time_finished)).where(
+            EXECUTION.c.outcome == ExecutionOutcome.COMPLETED
+        )
+    ).scalar()
+    return finished

@@ -26,6 +26,7 @@ from reconfigurator.db.schema import ExecutionOutcome
 from reconfigurator.db.targets import current_target
 from reconfigurator.errors import BlueprintNotFound, NoTarget
 from reconfigurator.executor.external_networking import STEP_NAME, EnsureExternalNetworking
+from reconfigurator.executor.log_context import run_fields
 from reconfigurator.executor.report import (
     ExecutionReport,
     StepOutcome,
@@ -110,32 +111,32 @@ class Executor:
         if blueprint_id is None:
             blueprint_id = self.target_blueprint_id()
         execution_id = uuid.uuid4()
-        started = run_transaction(
-            self.engine,
-            lambda conn: self._record_start(conn, execution_id, blueprint_id),
-            policy=self.retry_policy,
-        )
-        report = ExecutionReport(blueprint_id, execution_id, started)
-        log = RunLogger(
-            _log, {"blueprint_id": str(blueprint_id), "execution_id": str(execution_id)}
-        )
-        ctx = StepContext(
-            self.engine,
-            blueprint_id,
-            execution_id,
-            self.missing_rows,
-            self.retry_policy,
-            log,
-            self.load_blueprint,
-        )
-        with _recorded(self.engine, report, self.retry_policy):
-            self._run_steps(ctx, report)
-        log.log(
-            logging.INFO if report.succeeded else logging.WARNING,
-            "execution %s",
-            report.outcome,
-            extra={"failed_step": report.failed_step, "error": report.error},
-        )
+        ids = {"blueprint_id": str(blueprint_id), "execution_id": str(execution_id)}
+        with run_fields(**ids):
+            started = run_transaction(
+                self.engine,
+                lambda conn: self._record_start(conn, execution_id, blueprint_id),
+                policy=self.retry_policy,
+            )
+            report = ExecutionReport(blueprint_id, execution_id, started)
+            log = RunLogger(_log, ids)
+            ctx = StepContext(
+                self.engine,
+                blueprint_id,
+                execution_id,
+                self.missing_rows,
+                self.retry_policy,
+                log,
+                self.load_blueprint,
+            )
+            with _recorded(self.engine, report, self.retry_policy):
+                self._run_steps(ctx, report)
+            log.log(
+                logging.INFO if report.succeeded else logging.WARNING,
+                "execution %s",
+                report.outcome,
+                extra={"failed_step": report.failed_step, "error": report.error},
+            )
         return report
 
     def _record_start(self, conn: Connection, execution_id: UUID, blueprint_id: UUID) -> datetime:
@@ -202,5 +203,8 @@ def _recorded(engine: Engine, report: ExecutionReport, policy: RetryPolicy) -> I
             # The run's own outcome matters more than its record; the row stays "running".
             _log.exception(
                 "could not record the end of an execution",
-                extra={"execution_id": str(report.execution_id)},
+                extra={
+                    "blueprint_id": str(report.blueprint_id),
+                    "execution_id": str(report.execution_id),
+                },
             )
