@@ -116,8 +116,16 @@ def _check_unscoped(value: IPv4Address | IPv6Address) -> IPv4Address | IPv6Addre
 _address_from_text = _from_text(
     lru_cache(maxsize=16384)(ip_address), (IPv4Address, IPv6Address), "an IP address"
 )
+# By the time pydantic's own validator of ``IPv4Address | IPv6Address`` runs, the value is
+# already one of the two; in its default ("smart") mode pydantic still tries both members to
+# rank them, and the IPv6 attempt on an IPv4 address fails slowly (it formats the address and
+# parses the text again). Trying the members in order accepts and refuses exactly the same
+# values, with the same errors, and takes a quarter off validating a large blueprint.
 IpAddress = Annotated[
-    IPv4Address | IPv6Address, _address_from_text, AfterValidator(_check_unscoped)
+    IPv4Address | IPv6Address,
+    Field(union_mode="left_to_right"),
+    _address_from_text,
+    AfterValidator(_check_unscoped),
 ]
 Ipv4Address = Annotated[IPv4Address, _address_from_text]
 Ipv6Address = Annotated[IPv6Address, _address_from_text, AfterValidator(_check_unscoped)]
