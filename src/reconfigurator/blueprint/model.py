@@ -1,4 +1,4 @@
-"""The blueprint JSON format (DESIGN §4) as immutable pydantic v2 models.
+"""The blueprint JSON format (docs/design.md#blueprint-format) as immutable pydantic v2 models.
 
 Unknown fields are rejected. Sleds, disks and zones are kept sorted by id, so the JSON export
 is canonical: export → import → export gives the same bytes.

@@ -1,4 +1,4 @@
-"""The database schema (DESIGN §3) as SQLAlchemy 2.x typed ORM models.
+"""The database schema (docs/design.md#data-model) as SQLAlchemy 2.x typed ORM models.
 
 The tables shared with the upstream control plane (``ip_pool``, ``ip_pool_range``,
 ``external_ip``, ``network_interface`` and its ``service_network_interface`` view) keep

@@ -1,4 +1,5 @@
-"""What one executor run did, as data (the ``recon execute --json`` contract, DESIGN §5)."""
+"""What one executor run did, as data: the ``recon execute --json`` contract of
+docs/design.md#executor-semantics."""
 
 from __future__ import annotations
 
