@@ -129,12 +129,16 @@ class BlueprintLintFailed(InputError):
 
 
 class BlueprintNotFound(InputError):
+    """No stored blueprint has this id (or id prefix)."""
+
     def __init__(self, reference: object) -> None:
         self.reference = reference
         super().__init__(f"no blueprint matches {reference}")
 
 
 class AmbiguousBlueprintId(InputError):
+    """An id prefix matches several stored blueprints."""
+
     def __init__(self, prefix: str, matches: list[object]) -> None:
         self.prefix = prefix
         self.matches = matches
@@ -170,12 +174,16 @@ class BlueprintContentConflict(ReconError):
 
 
 class BlueprintIsTarget(ReconError):
+    """The blueprint is the current target, so it cannot be deleted."""
+
     def __init__(self, blueprint_id: object) -> None:
         self.blueprint_id = blueprint_id
         super().__init__(f"blueprint {blueprint_id} is the current target and cannot be deleted")
 
 
 class NoTarget(ReconError):
+    """No target blueprint has been set yet."""
+
     def __init__(self) -> None:
         super().__init__("no target blueprint has been set")
 
@@ -332,12 +340,16 @@ class PlanningInputInvalid(InputError):
 
 
 class SledNotFound(InputError):
+    """No sled of the planning input matches this id (or prefix)."""
+
     def __init__(self, reference: object) -> None:
         self.reference = reference
         super().__init__(f"no sled matches {reference}")
 
 
 class DiskNotFound(InputError):
+    """No disk of the planning input matches this disk or pool id (or prefix)."""
+
     def __init__(self, reference: object) -> None:
         self.reference = reference
         super().__init__(f"no disk matches {reference} (by disk id or pool id)")
@@ -355,6 +367,8 @@ class AmbiguousId(InputError):
 
 
 class SledAlreadyExists(InputError):
+    """A sled with this id is already part of the planning input."""
+
     def __init__(self, sled_id: object) -> None:
         self.sled_id = sled_id
         super().__init__(f"sled {sled_id} already exists")
@@ -371,6 +385,8 @@ class DiskAlreadyExists(InputError):
 
 
 class SledNotInService(InputError):
+    """The sled is expunged or decommissioned, so disks cannot be added to it."""
+
     def __init__(self, sled_id: object, policy: str, state: str) -> None:
         self.sled_id = sled_id
         self.policy = policy
@@ -379,6 +395,8 @@ class SledNotInService(InputError):
 
 
 class InvalidIpRange(InputError):
+    """An IP range whose addresses are of different families or out of order."""
+
     def __init__(self, first: object, last: object, reason: str) -> None:
         self.first = first
         self.last = last

@@ -69,6 +69,7 @@ class DatabaseServer:
 
     @property
     def is_cockroachdb(self) -> bool:
+        """Whether the server is CockroachDB (no template databases there)."""
         return is_cockroachdb(self.admin_url)
 
     def _admin(self) -> Engine:
@@ -124,6 +125,7 @@ class DatabaseServer:
             self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def close(self) -> None:
+        """Drop the template database and stop the server if this object started it."""
         if self._template is not None:
             with contextlib.suppress(Exception):
                 self._execute(f'DROP DATABASE IF EXISTS "{self._template}"')

@@ -30,6 +30,8 @@ from reconfigurator.networking import (
 
 
 class FindingKind(enum.StrEnum):
+    """What a finding says about a zone's row; see the comment of each member."""
+
     #: An in-service zone's row does not exist; the executor will create it.
     MISSING_ROW = "missing_row"
     #: An expunged zone's row is live; the executor will soft-delete it.
@@ -49,6 +51,11 @@ class FindingKind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Finding:
+    """One thing the audit found about one row: the zone, the table and row id, the kind,
+    a sentence for people, whether it would fail a run, and the row's current owner when that
+    is another zone.
+    """
+
     zone_id: UUID | None
     kind: FindingKind
     table: str
@@ -60,6 +67,7 @@ class Finding:
     conflict_kind: ConflictKind | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The finding as ``recon audit --json`` prints it."""
         return {
             "zone_id": str(self.zone_id) if self.zone_id is not None else None,
             "kind": self.kind.value,
@@ -74,6 +82,10 @@ class Finding:
 
 @dataclass(slots=True)
 class AuditReport:
+    """Everything the audit found about one blueprint, and whether any of it would fail a run
+    of the executor under the given missing-row policy.
+    """
+
     blueprint_id: UUID
     missing_rows: MissingRowPolicy
     is_current_target: bool
@@ -81,12 +93,15 @@ class AuditReport:
 
     @property
     def blocking(self) -> bool:
+        """Whether any finding would make the executor's run fail."""
         return any(finding.blocking for finding in self.findings)
 
     def by_kind(self, kind: FindingKind) -> list[Finding]:
+        """The findings of one kind, in report order."""
         return [finding for finding in self.findings if finding.kind is kind]
 
     def to_json(self) -> dict[str, Any]:
+        """The report as ``recon audit --json`` prints it."""
         return {
             "blueprint_id": str(self.blueprint_id),
             "findings": [finding.to_json() for finding in self.findings],

@@ -67,4 +67,5 @@ def audit(
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``recon audit`` to the application."""
     app.command("audit")(audit)

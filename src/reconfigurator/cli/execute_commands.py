@@ -166,6 +166,7 @@ def show_status(out: Console, engine: Engine, *, json_output: bool = False) -> N
 
 
 def status_json(target: Target | None, last: ExecutionRecord | None) -> dict[str, Any]:
+    """What ``recon status --json`` prints: the target and the last run."""
     return {
         "target": None
         if target is None
@@ -191,5 +192,6 @@ def status_json(target: Target | None, last: ExecutionRecord | None) -> dict[str
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``recon execute`` and ``recon status`` to the application."""
     app.command("execute")(execute)
     app.command("status")(status)

@@ -17,6 +17,8 @@ EXECUTION = bp_execution_table
 
 @dataclass(frozen=True, slots=True)
 class ExecutionRecord:
+    """One executor run as ``bp_execution`` records it."""
+
     id: UUID
     blueprint_id: UUID
     time_started: datetime
@@ -28,6 +30,7 @@ class ExecutionRecord:
 
 
 def record_start(conn: Connection, execution_id: UUID, blueprint_id: UUID) -> datetime:
+    """Record that run ``execution_id`` of ``blueprint_id`` has started; returns its start time."""
     started: datetime = conn.execute(
         insert(EXECUTION)
         .values(
@@ -50,6 +53,7 @@ def record_finish(
     error: str | None,
     report: dict[str, Any],
 ) -> datetime:
+    """Record the outcome, error and JSON report of run ``execution_id``."""
     finished: datetime = conn.execute(
         update(EXECUTION)
         .where(EXECUTION.c.id == execution_id)
@@ -79,6 +83,7 @@ def _record(row: Any) -> ExecutionRecord:
 
 
 def last_execution(conn: Connection) -> ExecutionRecord | None:
+    """The most recently started run, or ``None``."""
     row = conn.execute(
         select(EXECUTION).order_by(EXECUTION.c.time_started.desc(), EXECUTION.c.id).limit(1)
     ).first()
@@ -86,6 +91,7 @@ def last_execution(conn: Connection) -> ExecutionRecord | None:
 
 
 def recent_executions(conn: Connection, limit: int = 20) -> list[ExecutionRecord]:
+    """The ``limit`` most recently started runs, newest first."""
     rows = conn.execute(
         select(EXECUTION).order_by(EXECUTION.c.time_started.desc(), EXECUTION.c.id).limit(limit)
     )

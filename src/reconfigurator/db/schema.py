@@ -59,6 +59,8 @@ IpAddress = IPv4Address | IPv6Address
 
 
 class Base(DeclarativeBase):
+    """The declarative base of every table, with the constraint naming convention."""
+
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
@@ -164,6 +166,8 @@ TIMESTAMPTZ = DateTime(timezone=True)
 
 
 class IpPool(Base):
+    """``ip_pool``: an IP pool (here the service pools, one per IP version)."""
+
     __tablename__ = "ip_pool"
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
@@ -191,6 +195,8 @@ class IpPool(Base):
 
 
 class IpPoolRange(Base):
+    """``ip_pool_range``: an inclusive address range of a pool."""
+
     __tablename__ = "ip_pool_range"
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
@@ -222,6 +228,8 @@ class IpPoolRange(Base):
 
 
 class ExternalIp(Base):
+    """``external_ip``: an address handed out, here to a zone (``parent_id``)."""
+
     __tablename__ = "external_ip"
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
@@ -393,6 +401,10 @@ class ExternalNetworkingRepair(Base):
 
 
 class Blueprint(Base):
+    """``blueprint``: a stored blueprint's own fields (its sleds, disks and zones are rows of
+    the ``bp_*`` tables).
+    """
+
     __tablename__ = "blueprint"
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
@@ -522,6 +534,8 @@ class BpOmicronZoneNicTransitIp(Base):
 
 
 class BpTarget(Base):
+    """``bp_target``: the history of targets, one row per version."""
+
     __tablename__ = "bp_target"
 
     version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -533,6 +547,8 @@ class BpTarget(Base):
 
 
 class Sled(Base):
+    """``sled``: a sled of the planning input, with its policy and state."""
+
     __tablename__ = "sled"
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
@@ -543,6 +559,8 @@ class Sled(Base):
 
 
 class PhysicalDisk(Base):
+    """``physical_disk``: a disk of the planning input and its zpool."""
+
     __tablename__ = "physical_disk"
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
@@ -560,6 +578,8 @@ class PhysicalDisk(Base):
 
 
 class BpExecution(Base):
+    """``bp_execution``: one executor run, its outcome and its JSON report."""
+
     __tablename__ = "bp_execution"
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
