@@ -19,9 +19,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 from uuid import UUID
 
+import psycopg
 from psycopg import Connection as PsycopgConnection
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from reconfigurator.blueprint.model import (
     Blueprint,
@@ -217,13 +219,15 @@ def copy_rows(conn: Connection, table: str, columns: Sequence[str], rows: Iterab
     rows = list(rows) if not isinstance(rows, list) else rows
     if not rows:
         return
-    names = ", ".join(columns)
-    with (
-        driver_connection(conn).cursor() as cursor,
-        cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    try:
+        with driver_connection(conn).cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:
+        # As SQLAlchemy reports any other statement's error, so that the retry helper sees
+        # a serialization failure here as it does everywhere else.
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
 def write_blueprint_rows(conn: Connection, blueprint: Blueprint) -> None:
