@@ -239,9 +239,14 @@ def write_blueprint_rows(conn: Connection, blueprint: Blueprint) -> None:
 # --- reading back -----------------------------------------------------------------------------
 
 
-def _disposition_document(kind: Any, as_of: int | None, ready: bool) -> dict[str, Any]:
-    if str(kind) == BpDisposition.EXPUNGED.value:
-        return {"kind": "expunged", "as_of_generation": as_of, "ready_for_cleanup": ready}
+def _disposition_document(row: Any) -> dict[str, Any]:
+    """A zone's or disk's disposition, from the three columns both tables have."""
+    if str(row.disposition) == BpDisposition.EXPUNGED.value:
+        return {
+            "kind": "expunged",
+            "as_of_generation": row.disposition_expunged_as_of_generation,
+            "ready_for_cleanup": row.disposition_expunged_ready_for_cleanup,
+        }
     return {"kind": "in_service"}
 
 
@@ -319,11 +324,7 @@ def blueprint_document(conn: Connection, blueprint_id: UUID) -> dict[str, Any] |
             {
                 "id": row.id,
                 "pool_id": row.pool_id,
-                "disposition": _disposition_document(
-                    row.disposition,
-                    row.disposition_expunged_as_of_generation,
-                    row.disposition_expunged_ready_for_cleanup,
-                ),
+                "disposition": _disposition_document(row),
             }
         )
     for row in conn.execute(
@@ -333,11 +334,7 @@ def blueprint_document(conn: Connection, blueprint_id: UUID) -> dict[str, Any] |
             {
                 "id": row.id,
                 "filesystem_pool": row.filesystem_pool,
-                "disposition": _disposition_document(
-                    row.disposition,
-                    row.disposition_expunged_as_of_generation,
-                    row.disposition_expunged_ready_for_cleanup,
-                ),
+                "disposition": _disposition_document(row),
                 "zone_type": _zone_type_document(row, nics),
             }
         )
