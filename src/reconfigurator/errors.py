@@ -54,6 +54,29 @@ class DatabaseNotMigrated(DatabaseSetupError):
         )
 
 
+class TablesMissing(DatabaseSetupError):
+    """The database lacks tables a reader needs (it was not made by this project's migrations
+    nor by upstream's DDL, or only in part)."""
+
+    def __init__(self, tables: list[str]) -> None:
+        self.tables = tables
+        super().__init__(
+            f"the database lacks the table{'s' if len(tables) != 1 else ''} {', '.join(tables)}"
+            " (needed to read blueprints and networking rows)"
+        )
+
+
+class ColumnsMissing(DatabaseSetupError):
+    """Tables a reader needs lack columns it reads."""
+
+    def __init__(self, columns: list[str]) -> None:
+        self.columns = columns
+        super().__init__(
+            f"the database lacks the column{'s' if len(columns) != 1 else ''}"
+            f" {', '.join(columns)} (needed to read blueprints and networking rows)"
+        )
+
+
 # --- the operation ran and failed ------------------------------------------------------------
 
 
