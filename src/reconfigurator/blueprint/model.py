@@ -120,7 +120,8 @@ _address_from_text = _from_text(
 # already one of the two; in its default ("smart") mode pydantic still tries both members to
 # rank them, and the IPv6 attempt on an IPv4 address fails slowly (it formats the address and
 # parses the text again). Trying the members in order accepts and refuses exactly the same
-# values, with the same errors, and takes a quarter off validating a large blueprint.
+# values, with the same errors, and takes about a quarter off the work of validating a large
+# blueprint.
 IpAddress = Annotated[
     IPv4Address | IPv6Address,
     Field(union_mode="left_to_right"),
