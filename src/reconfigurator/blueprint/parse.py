@@ -7,10 +7,11 @@ rule raises :class:`BlueprintLintFailed` naming the zones.
 Validation leaves the interpreter as it found it: the garbage collector in particular is
 neither paused nor tuned here, since its switch is global to the process and belongs to the
 program that imports this library. A large blueprint allocates a few hundred thousand objects
-and the collector runs a few times while they are made; the model keeps that cost down by
-parsing each distinct address once and by trying the address families in a fixed order (see
-:mod:`reconfigurator.blueprint.model`). A program that parses very large documents on a
-latency-sensitive path may pause the collector around its own call, knowing what else runs.
+and the collector runs a few times while they are made. The validation work itself is kept
+small by the model (each distinct address is parsed once, and the address families are tried
+in a fixed order: see :mod:`reconfigurator.blueprint.model`). A program that parses very large
+documents on a latency-sensitive path may pause the collector around its own call, knowing
+what else runs in it.
 """
 
 from __future__ import annotations
