@@ -9,22 +9,30 @@ repetition starts from the same physical state).
 
 :func:`measure_size` measures, for one size:
 
-* ``converging_cold``: a converging run by a fresh executor (it loads and parses the
-  blueprint, creates the in-service zones' rows, soft-deletes the recently expunged zones'
-  rows, writes nothing for the never-created ones but records them as repairs in
-  ``external_networking_repair``, confirms the rest);
-* ``converging_warm``: the same by an executor that has run this blueprint before (the
-  parsed blueprint and what it asks for are cached);
+* ``converging_cold``: a converging run by a fresh executor (it reads what the blueprint asks
+  for from the blueprint's rows: the in-service zones' networking, and two numbers about the
+  expunged zones, whose rows the state SELECTs join on the server; it creates the in-service
+  zones' rows, soft-deletes the recently expunged zones' rows, writes nothing for the
+  never-created ones but records them as repairs in ``external_networking_repair``, confirms
+  the rest);
+* ``converging_warm``: the same by an executor that has run this blueprint before (what the
+  blueprint asks for is kept);
 * ``noop_warm``: the re-run by the same executor right after a converging run;
-* ``noop_cold``: a run by a fresh executor on the converged state;
+* ``noop_cold``: a run by a fresh executor on the converged state (what ``recon execute`` and
+  every activation of ``recon run`` do);
 * ``baseline``: :func:`benchmarks.baseline.per_row_ensure` on the seeded state;
 * ``floor_select_seeded`` / ``floor_select_converged``: one SELECT per table of every row
   the step reads (by id, and live by parent), same columns as the executor reads;
 * ``floor_insert``: one COPY per table of the rows a converging run creates (in-service
   zones' rows, and the repair records of never-created rows);
-* ``fetch_document``, ``parse_document``, ``parse_json``: reading the stored blueprint
-  document and validating it into the model, from the JSONB dict (``blueprint_from_document``,
-  what the executor does) and from JSON text (``parse_blueprint``, what an import does).
+* ``import_blueprint``: ``insert_blueprint`` of the target blueprint under a new id, in one
+  committed transaction (what ``recon blueprint import`` stores), its rows deleted between
+  repetitions; one more import under libpq's trace gives every message it sends;
+* ``floor_copy_blueprint``: the same rows, built beforehand, one COPY per table into empty
+  copies of the blueprint tables (schema ``bench_copy``, same columns and indexes);
+* ``get_blueprint``: the whole blueprint read back from its rows and validated (export);
+* ``parse_json``: validating the blueprint's JSON text (``parse_blueprint``, what an import
+  does before storing).
 
 Every measurement keeps its wall-clock times (the median is reported), the SQL statements per
 run (counted with SQLAlchemy's ``before_cursor_execute`` event; a COPY counts as one), and
@@ -447,13 +455,12 @@ class Workload:
         the target again, next to the target's own."""
         return self.blueprint.model_copy(update={"id": uuid4()})
 
-    def import_blueprint(self, blueprint: Blueprint) -> int:
+    def import_blueprint(self, blueprint: Blueprint) -> None:
         """``insert_blueprint`` in one transaction, committed, as ``recon blueprint import``
-        stores a parsed blueprint; returns the number of COPYs it sent."""
+        stores a parsed blueprint."""
         with self.engine.begin() as conn:
             if not insert_blueprint(conn, blueprint):
                 raise UnexpectedResult("the imported blueprint was already stored")
-        return sum(1 for _t, _c, rows in BlueprintRows(blueprint).tables() if rows)
 
     def delete_imported(self, blueprint_id: UUID) -> None:
         """Delete an imported blueprint's rows (untimed, between repetitions), and vacuum so
