@@ -9,22 +9,30 @@ repetition starts from the same physical state).
 
 :func:`measure_size` measures, for one size:
 
-* ``converging_cold``: a converging run by a fresh executor (it loads and parses the
-  blueprint, creates the in-service zones' rows, soft-deletes the recently expunged zones'
-  rows, writes nothing for the never-created ones but records them as repairs in
-  ``external_networking_repair``, confirms the rest);
-* ``converging_warm``: the same by an executor that has run this blueprint before (the
-  parsed blueprint and what it asks for are cached);
+* ``converging_cold``: a converging run by a fresh executor (it reads what the blueprint asks
+  for from the blueprint's rows: the in-service zones' networking, and two numbers about the
+  expunged zones, whose rows the state SELECTs join on the server; it creates the in-service
+  zones' rows, soft-deletes the recently expunged zones' rows, writes nothing for the
+  never-created ones but records them as repairs in ``external_networking_repair``, confirms
+  the rest);
+* ``converging_warm``: the same by an executor that has run this blueprint before (what the
+  blueprint asks for is kept);
 * ``noop_warm``: the re-run by the same executor right after a converging run;
-* ``noop_cold``: a run by a fresh executor on the converged state;
+* ``noop_cold``: a run by a fresh executor on the converged state (what ``recon execute`` and
+  every activation of ``recon run`` do);
 * ``baseline``: :func:`benchmarks.baseline.per_row_ensure` on the seeded state;
 * ``floor_select_seeded`` / ``floor_select_converged``: one SELECT per table of every row
   the step reads (by id, and live by parent), same columns as the executor reads;
 * ``floor_insert``: one COPY per table of the rows a converging run creates (in-service
   zones' rows, and the repair records of never-created rows);
-* ``fetch_document``, ``parse_document``, ``parse_json``: reading the stored blueprint
-  document and validating it into the model, from the JSONB dict (``blueprint_from_document``,
-  what the executor does) and from JSON text (``parse_blueprint``, what an import does).
+* ``import_blueprint``: ``insert_blueprint`` of the target blueprint under a new id, in one
+  committed transaction (what ``recon blueprint import`` stores), its rows deleted between
+  repetitions; one more import under libpq's trace gives every message it sends;
+* ``floor_copy_blueprint``: the same rows, built beforehand, one COPY per table into empty
+  copies of the blueprint tables (schema ``bench_copy``, same columns and indexes);
+* ``get_blueprint``: the whole blueprint read back from its rows and validated (export);
+* ``parse_json``: validating the blueprint's JSON text (``parse_blueprint``, what an import
+  does before storing).
 
 Every measurement keeps its wall-clock times (the median is reported), the SQL statements per
 run (counted with SQLAlchemy's ``before_cursor_execute`` event; a COPY counts as one), and
@@ -57,7 +65,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Final, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from sqlalchemy import ARRAY, Uuid, and_, any_, bindparam, or_, select, text
 from sqlalchemy.engine import Engine
@@ -71,8 +79,9 @@ from benchmarks.zones import (
     zone_rows,
 )
 from reconfigurator.blueprint.model import Blueprint
-from reconfigurator.blueprint.parse import blueprint_from_document, parse_blueprint
-from reconfigurator.db.blueprint_store import insert_blueprint
+from reconfigurator.blueprint.parse import parse_blueprint
+from reconfigurator.db.blueprint_rows import BlueprintRows, Row, driver_connection
+from reconfigurator.db.blueprint_store import PART_TABLES, get_blueprint, insert_blueprint
 from reconfigurator.db.networking.read import EXTERNAL_IP_COLUMNS as EXECUTOR_IP_COLUMNS
 from reconfigurator.db.networking.read import NIC_COLUMNS as EXECUTOR_NIC_COLUMNS
 from reconfigurator.db.retry import run_transaction
@@ -81,12 +90,14 @@ from reconfigurator.db.targets import set_target
 from reconfigurator.executor import EXTERNAL_NETWORKING_STEP, ExecutionReport, Executor
 from reconfigurator.networking import Table
 from reconfigurator.sim.scale import POOL_ID, RANGE_ID, scaled_state, seed_rows, seed_service_pool
-from reconfigurator.testing import statements_sent
+from reconfigurator.testing import messages_sent, statements_sent
 
 T = TypeVar("T")
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 SEED_SCHEMA: Final = "bench_seed"
+#: Empty copies of the blueprint tables, the target of the raw COPY an import is compared with.
+COPY_SCHEMA: Final = "bench_copy"
 #: The tables a run writes, restored between repetitions: the two the step keeps, the
 #: executor's record of repairs, and the ranges whose ``rcgen`` an allocation bumps.
 NETWORKING_TABLES: Final = (
@@ -99,16 +110,17 @@ MIB: Final = 1024 * 1024
 
 #: Measurements in the order tables show them, with their labels.
 LABELS: Final[dict[str, str]] = {
-    "converging_cold": "converging run, fresh executor (loads the blueprint)",
+    "converging_cold": "converging run, fresh executor (reads the blueprint's networking)",
     "converging_warm": "converging run, executor that ran this blueprint before (cached)",
     "noop_warm": "no-op re-run, same executor",
-    "noop_cold": "no-op run, fresh executor (loads the blueprint)",
+    "noop_cold": "no-op run, fresh executor (reads the blueprint's networking)",
     "baseline": "per-row baseline, converging state",
     "floor_select_seeded": "floor SELECT, seeded state",
     "floor_select_converged": "floor SELECT, converged state",
     "floor_insert": "floor INSERT (COPY), rows a converging run creates",
-    "fetch_document": "blueprint fetch (SELECT document → dict)",
-    "parse_document": "blueprint parse from the stored dict (as the executor loads it)",
+    "import_blueprint": "blueprint import (insert_blueprint: INSERT + one COPY per table)",
+    "floor_copy_blueprint": "floor COPY of the blueprint's rows (pre-built, into empty copies)",
+    "get_blueprint": "blueprint read back from its rows (get_blueprint, as export does)",
     "parse_json": "blueprint parse from JSON text (as `recon blueprint import` reads it)",
 }
 #: Short names, for ratios and targets.
@@ -366,12 +378,20 @@ class Workload:
 
     def _snapshot(self) -> None:
         copies = [f"CREATE TABLE {SEED_SCHEMA}.{t} AS TABLE public.{t}" for t in NETWORKING_TABLES]
+        empty = [
+            f"CREATE TABLE {COPY_SCHEMA}.{t.name} (LIKE public.{t.name} INCLUDING ALL)"
+            for t in PART_TABLES
+        ]
         self._autocommit(
             [
                 f"DROP SCHEMA IF EXISTS {SEED_SCHEMA} CASCADE",
                 f"CREATE SCHEMA {SEED_SCHEMA}",
                 *copies,
-                "VACUUM (ANALYZE) blueprint, bp_target, ip_pool",
+                f"DROP SCHEMA IF EXISTS {COPY_SCHEMA} CASCADE",
+                f"CREATE SCHEMA {COPY_SCHEMA}",
+                *empty,
+                "VACUUM (ANALYZE) blueprint, bp_target, ip_pool, "
+                + ", ".join(t.name for t in PART_TABLES),
             ]
         )
         self.reseed()
@@ -423,12 +443,57 @@ class Workload:
         """A run by a new executor (which loads and parses the blueprint)."""
         return self.execute(self.executor())
 
-    def fetch_document(self) -> dict[str, Any]:
+    def get_blueprint(self) -> Blueprint:
+        """The whole target blueprint read back from its rows and validated (export)."""
         with self.engine.connect() as conn:
-            document: dict[str, Any] = conn.execute(
-                text("SELECT document FROM blueprint WHERE id = :id"), {"id": self.blueprint_id}
-            ).scalar_one()
-        return document
+            return get_blueprint(conn, self.blueprint_id)
+
+    # --- importing a blueprint ---------------------------------------------------------
+
+    def import_copy(self) -> Blueprint:
+        """The target blueprint under a new id: what an import of it stores is every row of
+        the target again, next to the target's own."""
+        return self.blueprint.model_copy(update={"id": uuid4()})
+
+    def import_blueprint(self, blueprint: Blueprint) -> None:
+        """``insert_blueprint`` in one transaction, committed, as ``recon blueprint import``
+        stores a parsed blueprint."""
+        with self.engine.begin() as conn:
+            if not insert_blueprint(conn, blueprint):
+                raise UnexpectedResult("the imported blueprint was already stored")
+
+    def delete_imported(self, blueprint_id: UUID) -> None:
+        """Delete an imported blueprint's rows (untimed, between repetitions), and vacuum so
+        the next import starts from the same physical state."""
+        tables = [t.name for t in PART_TABLES]
+        self._autocommit(
+            [
+                *(f"DELETE FROM {t} WHERE blueprint_id = '{blueprint_id}'" for t in tables),
+                f"DELETE FROM blueprint WHERE id = '{blueprint_id}'",
+                f"VACUUM (ANALYZE) blueprint, {', '.join(tables)}",
+            ],
+            optional=["CHECKPOINT"],
+        )
+
+    def empty_copies(self) -> None:
+        """Empty the copies of the blueprint tables (untimed, between repetitions)."""
+        tables = ", ".join(f"{COPY_SCHEMA}.{t.name}" for t in PART_TABLES)
+        self._autocommit([f"TRUNCATE {tables}"], optional=["CHECKPOINT"])
+
+    def copy_floor(self, tables: Sequence[tuple[str, Sequence[str], list[Row]]]) -> int:
+        """One COPY per table of pre-built rows into the empty copies, committed; returns
+        the number of COPYs."""
+        copies = 0
+        with self.engine.begin() as conn, driver_connection(conn).cursor() as cursor:
+            for table, columns, rows in tables:
+                if not rows:
+                    continue
+                copies += 1
+                statement = f"COPY {COPY_SCHEMA}.{table} ({', '.join(columns)}) FROM STDIN"
+                with cursor.copy(statement) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+        return copies
 
     def floor_select(self) -> int:
         """One SELECT per table of every row the step reads; returns the number of rows."""
@@ -568,6 +633,8 @@ class SizeResult:
     floor_rows_read: dict[str, int]
     rows_created: int
     seconds_total: float
+    #: What an import of the blueprint sends (:func:`_measure_blueprint`).
+    import_info: dict[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Measurement:
         return self.measurements[name]
@@ -578,6 +645,7 @@ class SizeResult:
             "floor_rows_read": self.floor_rows_read,
             "rows_created": self.rows_created,
             "seconds_total": self.seconds_total,
+            "import": self.import_info,
             "measurements": {name: m.to_json() for name, m in self.measurements.items()},
         }
 
@@ -585,7 +653,7 @@ class SizeResult:
 def steps_per_size(repeat: int, *, baseline: bool = True, isolated: bool = True) -> int:
     """How many progress steps :func:`measure_size` reports for one size."""
     steps = 1  # seeding
-    steps += 3 * repeat + 2  # blueprint fetch and parses, two traced
+    steps += 4 * repeat + 5  # blueprint COPY, import, read back, parse; traced; messages
     steps += 5 * repeat + 5  # main loop, five traced
     steps += repeat + 2  # converging with a warm executor, warm-up and traced
     steps += repeat + 1  # floor INSERT, traced
@@ -596,25 +664,76 @@ def steps_per_size(repeat: int, *, baseline: bool = True, isolated: bool = True)
     return steps
 
 
-def _measure_blueprint(rec: Recorder, work: Workload, repeat: int) -> None:
-    """Fetching the stored document, and validating it from the dict and from JSON text."""
-    document: dict[str, Any] = {}
+def _measure_blueprint(rec: Recorder, work: Workload, repeat: int) -> dict[str, Any]:
+    """Importing the blueprint (``insert_blueprint``) against a raw COPY of the same rows,
+    reading it back from its rows (``get_blueprint``), and validating its JSON text
+    (``parse_blueprint``). Returns the sizes of what an import sends."""
+    tables = list(BlueprintRows(work.blueprint).tables())
+    copies = sum(1 for _table, _columns, rows in tables if rows)
     for _ in range(repeat):
-        document = rec.sample("fetch_document", work.fetch_document)
-    document_text = json.dumps(document)
-    for _ in range(repeat):
-        rec.sample("parse_document", lambda: blueprint_from_document(document))
-    for _ in range(repeat):
-        rec.sample("parse_json", lambda: parse_blueprint(document_text))
-    rec.trace("parse_document", lambda: blueprint_from_document(document))
-    rec.trace("parse_json", lambda: parse_blueprint(document_text))
+        work.empty_copies()
+        rec.sample(
+            "floor_copy_blueprint", lambda: work.copy_floor(tables), uncounted_statements=copies
+        )
+    work.empty_copies()
+    rec.trace("floor_copy_blueprint", lambda: work.copy_floor(tables))
+    work.empty_copies()
+    tables.clear()  # out of the collector's way during the rest
+
+    for run in _rounds(rec, repeat):
+        imported = work.import_copy()
+        run(
+            "import_blueprint",
+            functools.partial(work.import_blueprint, imported),
+            uncounted_statements=copies,
+        )
+        work.delete_imported(imported.id)
+    # One more import, untimed, under libpq's trace: every message it sends, with its size.
+    rec.on_step("import_blueprint (messages)", 0)
+    imported = work.import_copy()
+    with messages_sent(work.engine) as messages:
+        work.import_blueprint(imported)
+    work.delete_imported(imported.id)
+    largest = max(messages, key=lambda m: m.length)
+    by_type = Counter(m.type for m in messages)
+    document = work.blueprint.to_document()
+    info: dict[str, Any] = {
+        "largest_message_bytes": largest.length,
+        "largest_message_type": largest.type,
+        "messages": len(messages),
+        "messages_by_type": dict(by_type),
+        "bytes_sent": sum(m.length for m in messages),
+        "json_compact_bytes": len(json.dumps(document, default=str).encode()),
+        "json_export_bytes": len(work.blueprint.to_json().encode()),
+        "rows": {t: len(rows) for t, _c, rows in BlueprintRows(work.blueprint).tables()},
+    }
+    del messages, document
+    rec.on_step("import_blueprint (messages)", 1)
+
+    for run in _rounds(rec, repeat):
+        got = run("get_blueprint", work.get_blueprint)
+        if got != work.blueprint:
+            raise UnexpectedResult("get_blueprint did not give back the stored blueprint")
+        del got
+    exported = work.blueprint.to_json()
+    for run in _rounds(rec, repeat):
+        run("parse_json", lambda: parse_blueprint(exported))
+    return info
 
 
 def _rounds(rec: Recorder, repeat: int) -> Iterator[Callable[..., Any]]:
     """``repeat`` timed rounds, then one untimed round under tracemalloc."""
     for _ in range(repeat):
         yield rec.sample
-    yield rec.trace
+    yield _traced(rec)
+
+
+def _traced(rec: Recorder) -> Callable[..., Any]:
+    def trace(name: str, fn: Callable[[], T], *, uncounted_statements: int = 0) -> T:
+        del uncounted_statements  # statements are counted by the timed runs
+        return rec.trace(name, fn)
+
+    return trace
 
 
 def _converge_then_rerun(run: Callable[..., Any], work: Workload) -> None:
@@ -716,7 +835,7 @@ def measure_size(
     on_step("seeding", 1)
     rec = Recorder(engine, on_step)
     with frozen_heap():
-        _measure_blueprint(rec, work, repeat)
+        import_info = _measure_blueprint(rec, work, repeat)
         runs = _measure_runs(rec, work, repeat)
         _measure_warm_converging(rec, work, repeat)
         if baseline:
@@ -731,6 +850,7 @@ def measure_size(
         floor_rows_read=runs["rows_read"],
         rows_created=rows_created,
         seconds_total=time.perf_counter() - began,
+        import_info=import_info,
     )
 
 
@@ -755,13 +875,30 @@ class TargetCheck:
         return "pass" if self.passed else "FAIL"
 
 
-NOOP_FLOOR_BOUND: Final = 2.0
-BASELINE_SPEEDUP_BOUND: Final = 20.0
+#: A fresh executor's no-op run over the floor SELECT, at 10,000 and 100,000 zones.
+FRESH_NOOP_FLOOR_BOUND: Final = 1.2
+FRESH_NOOP_SIZES: Final = (10_000, 100_000)
+#: Whole-process peak of a fresh executor's no-op run at 100,000 zones, and its growth from
+#: 1,000 zones.
+RSS_BOUND_MIB: Final = 120.0
+RSS_GROWTH_BOUND_MIB: Final = 25.0
+#: An import over a raw COPY of the same rows, at 100,000 zones.
+IMPORT_COPY_BOUND: Final = 2.0
+#: The largest message an import sends to the server.
+LARGEST_MESSAGE_BOUND_BYTES: Final = 8 * MIB
+#: The per-row baseline over the no-op re-run, at 10,000 zones.
+BASELINE_SPEEDUP_BOUND: Final = 70.0
+BASELINE_SIZE: Final = 10_000
+LARGEST_SIZE: Final = 100_000
+SMALLEST_SIZE: Final = 1_000
+#: Shown for information: a converging run over (floor SELECT + floor INSERT).
 CONVERGING_FLOOR_BOUND: Final = 3.0
-MEMORY_BOUND_MIB: Final = 500.0
+
+#: Runs whose statements per run must not depend on N.
+CONSTANT_STATEMENTS: Final = (*EXECUTOR_RUNS, "import_blueprint", "get_blueprint")
 
 
-def noop_over_floor(result: SizeResult, noop: str = "noop_warm") -> float:
+def noop_over_floor(result: SizeResult, noop: str = "noop_cold") -> float:
     """A no-op run's median over the floor SELECT's, both on the converged state."""
     return result[noop].median_s / result["floor_select_converged"].median_s
 
@@ -772,23 +909,22 @@ def converging_over_floor(result: SizeResult, converging: str = "converging_cold
     return result[converging].median_s / floor
 
 
-def baseline_speedup(result: SizeResult, noop: str = "noop_warm") -> float:
-    """How many times faster than the per-row baseline a no-op run is."""
-    return result["baseline"].median_s / result[noop].median_s
+def baseline_speedup(result: SizeResult, run: str = "noop_warm") -> float:
+    """How many times faster than the per-row baseline an executor run is."""
+    return result["baseline"].median_s / result[run].median_s
 
 
-def run_peak_mib(result: SizeResult) -> tuple[float, str]:
-    """The largest whole-process peak of a run (child process), else the largest Python
-    allocation peak of an executor run; with where it comes from."""
-    processes = [
-        (m.process_peak_rss_bytes / MIB, f"{SHORT[m.name]}: whole-process RSS peak")
-        for m in result.measurements.values()
-        if m.process_peak_rss_bytes is not None
-    ]
-    if processes:
-        return max(processes)
-    python = max((result[name].python_peak_bytes or 0) / MIB for name in EXECUTOR_RUNS)
-    return python, "executor runs: largest tracemalloc peak"
+def import_over_copy(result: SizeResult) -> float:
+    """An import's median over the raw COPY of the same rows."""
+    return result["import_blueprint"].median_s / result["floor_copy_blueprint"].median_s
+
+
+def process_peak_mib(result: SizeResult, run: str = "noop_cold") -> float | None:
+    """The whole-process RSS peak (child process) of a fresh executor's run, in MiB."""
+    measurement = result.measurements.get(run)
+    if measurement is None or measurement.process_peak_rss_bytes is None:
+        return None
+    return measurement.process_peak_rss_bytes / MIB
 
 
 def _ratio_check(
@@ -811,12 +947,9 @@ def _ratio_check(
     return TargetCheck(target, zones, f"{value:.2f}×", shown_bound, passed, primary)
 
 
-def evaluate_targets(results: Mapping[int, SizeResult]) -> list[TargetCheck]:
-    """Every target at the size it names. The run the target is about (a converging run is
-    a new target's first run, so its executor loads the blueprint; a no-op run is the re-run
-    by the same executor) is ``primary``; the other variant is shown for information."""
-    checks: list[TargetCheck] = []
-    for name in EXECUTOR_RUNS:
+def _statement_checks(results: Mapping[int, SizeResult]) -> list[TargetCheck]:
+    checks = []
+    for name in CONSTANT_STATEMENTS:
         counts = {n: r[name].statements for n, r in results.items() if name in r.measurements}
         values = {c for runs in counts.values() for c in runs}
         shown = ", ".join(
@@ -824,40 +957,107 @@ def evaluate_targets(results: Mapping[int, SizeResult]) -> list[TargetCheck]:
         )
         checks.append(
             TargetCheck(
-                f"statements per run constant in N: {SHORT[name]}",
+                f"statements per run constant in N: {SHORT.get(name, LABELS[name])}",
                 None,
                 shown,
                 "the same at every N",
                 len(values) == 1 if len(counts) > 1 else None,
             )
         )
-    r10k, r50k = results.get(10_000), results.get(50_000)
-    for zones, result in ((10_000, r10k), (50_000, r50k)):
+    return checks
+
+
+def _memory_checks(results: Mapping[int, SizeResult]) -> list[TargetCheck]:
+    checks = []
+    for run, primary in (("noop_cold", True), ("converging_cold", False)):
+        what = SHORT[run]
+        large = results.get(LARGEST_SIZE)
+        peak = None if large is None else process_peak_mib(large, run)
+        checks.append(
+            TargetCheck(
+                f"whole-process RSS peak of a run, {what} ≤ {RSS_BOUND_MIB:g} MiB",
+                LARGEST_SIZE,
+                "—" if peak is None else f"{peak:,.1f} MiB",
+                f"≤ {RSS_BOUND_MIB:g} MiB",
+                None if peak is None else peak <= RSS_BOUND_MIB,
+                primary,
+            )
+        )
+        small = results.get(SMALLEST_SIZE)
+        base = None if small is None else process_peak_mib(small, run)
+        growth = None if peak is None or base is None else peak - base
+        checks.append(
+            TargetCheck(
+                f"growth of that peak from 1,000 zones, {what} ≤ {RSS_GROWTH_BOUND_MIB:g} MiB",
+                LARGEST_SIZE,
+                "—" if growth is None else f"{growth:,.1f} MiB ({base:,.1f} → {peak:,.1f})",
+                f"≤ {RSS_GROWTH_BOUND_MIB:g} MiB",
+                None if growth is None else growth <= RSS_GROWTH_BOUND_MIB,
+                primary,
+            )
+        )
+    return checks
+
+
+def _message_checks(results: Mapping[int, SizeResult]) -> list[TargetCheck]:
+    checks = []
+    bound = f"≤ {LARGEST_MESSAGE_BOUND_BYTES / MIB:g} MiB"
+    for n, result in results.items():
+        info = result.import_info
+        if not info:
+            continue
+        largest = int(info["largest_message_bytes"])
+        checks.append(
+            TargetCheck(
+                "largest message an import sends ≤ 8 MiB",
+                n,
+                f"{largest:,} bytes ({info['largest_message_type']}); the blueprint's JSON:"
+                f" {int(info['json_compact_bytes']):,} bytes",
+                bound,
+                largest <= LARGEST_MESSAGE_BOUND_BYTES,
+                primary=n == LARGEST_SIZE,
+            )
+        )
+    if LARGEST_SIZE not in results:
+        checks.append(
+            TargetCheck("largest message an import sends ≤ 8 MiB", LARGEST_SIZE, "—", bound, None)
+        )
+    return checks
+
+
+def evaluate_targets(results: Mapping[int, SizeResult]) -> list[TargetCheck]:
+    """Every target at the size it names (``primary``); other sizes and variants of a run
+    are shown for information."""
+    checks = _statement_checks(results)
+    for zones in sorted({*FRESH_NOOP_SIZES, *results}):
         checks.append(
             _ratio_check(
-                "no-op re-run (same executor) ≤ 2× floor SELECT",
+                "no-op run by a fresh executor ≤ 1.2× floor SELECT",
                 zones,
-                result,
+                results.get(zones),
                 noop_over_floor,
-                NOOP_FLOOR_BOUND,
+                FRESH_NOOP_FLOOR_BOUND,
                 upper=True,
+                primary=zones in FRESH_NOOP_SIZES,
             )
         )
-        checks.append(
-            _ratio_check(
-                "no-op run by a fresh executor ≤ 2× floor SELECT",
-                zones,
-                result,
-                lambda r: noop_over_floor(r, "noop_cold"),
-                NOOP_FLOOR_BOUND,
-                upper=True,
-                primary=False,
-            )
-        )
+    checks.extend(_memory_checks(results))
     checks.append(
         _ratio_check(
-            "no-op re-run ≥ 20× faster than the per-row baseline",
-            10_000,
+            "import (insert_blueprint) ≤ 2× raw COPY of the same rows",
+            LARGEST_SIZE,
+            results.get(LARGEST_SIZE),
+            import_over_copy,
+            IMPORT_COPY_BOUND,
+            upper=True,
+        )
+    )
+    checks.extend(_message_checks(results))
+    r10k = results.get(BASELINE_SIZE)
+    checks.append(
+        _ratio_check(
+            "per-row baseline ≥ 70× slower than the no-op re-run",
+            BASELINE_SIZE,
             r10k,
             baseline_speedup,
             BASELINE_SPEEDUP_BOUND,
@@ -867,50 +1067,27 @@ def evaluate_targets(results: Mapping[int, SizeResult]) -> list[TargetCheck]:
     )
     checks.append(
         _ratio_check(
-            "converging run (fresh executor) ≤ 3× (floor SELECT + floor INSERT)",
-            10_000,
+            "per-row baseline / no-op run by a fresh executor",
+            BASELINE_SIZE,
             r10k,
-            converging_over_floor,
-            CONVERGING_FLOOR_BOUND,
-            upper=True,
+            lambda r: baseline_speedup(r, "noop_cold"),
+            BASELINE_SPEEDUP_BOUND,
+            upper=False,
+            primary=False,
+            needs="baseline",
         )
     )
     checks.append(
         _ratio_check(
-            "converging run (executor with the blueprint cached) ≤ 3× (floor SELECT + INSERT)",
-            10_000,
+            "converging run (fresh executor) ≤ 3× (floor SELECT + floor INSERT)",
+            BASELINE_SIZE,
             r10k,
-            lambda r: converging_over_floor(r, "converging_warm"),
+            converging_over_floor,
             CONVERGING_FLOOR_BOUND,
             upper=True,
             primary=False,
         )
     )
-    bound = f"< {MEMORY_BOUND_MIB:.0f} MiB"
-    if r50k is None:
-        checks.append(TargetCheck("peak memory of a run < 500 MiB", 50_000, "—", bound, None))
-    else:
-        mib, source = run_peak_mib(r50k)
-        checks.append(
-            TargetCheck(
-                "peak memory of a run < 500 MiB",
-                50_000,
-                f"{mib:,.0f} MiB ({source})",
-                bound,
-                mib < MEMORY_BOUND_MIB,
-            )
-        )
-        python = max((r50k[name].python_peak_bytes or 0) / MIB for name in EXECUTOR_RUNS)
-        checks.append(
-            TargetCheck(
-                "peak memory of a run < 500 MiB: Python allocations",
-                50_000,
-                f"{python:,.0f} MiB (largest tracemalloc peak of the executor runs)",
-                bound,
-                python < MEMORY_BOUND_MIB,
-                primary=False,
-            )
-        )
     return checks
 
 

@@ -3,14 +3,17 @@
 Usage::
 
     python benchmarks/profile_executor.py [--zones 10000 50000] [--runs 3] [--repeat 5]
+                                          [--kinds KIND …] [--no-phases]
                                           [--interval 0.0005] [--html DIR] [--json OUT]
 
 For each rack size it seeds the scaled state (as ``benchmarks/run.py`` does), then times each
 phase of a run without any profiler, calling the library's functions one by one (median of
 ``--repeat``; these are the numbers to trust for absolute costs), then profiles,
 ``--runs`` times each and aggregated: a converging run by a fresh executor, the no-op re-run
-by the same executor, and a no-op run by a fresh executor. It prints, per run kind, the time
-per phase of a run and the ten functions with the most self time.
+by the same executor, a no-op run by a fresh executor, and an import of the blueprint
+(``insert_blueprint`` under a new id, deleted again after each run); ``--kinds`` picks some of
+them, ``--no-phases`` skips the unprofiled phase timings. It prints, per run kind, the time per
+phase of a run and the ten functions with the most self time.
 
 It samples with pyinstrument (``pip install pyinstrument``): a statistical profiler whose
 overhead does not depend on how many Python calls a function makes, so C-heavy code
@@ -18,12 +21,14 @@ overhead does not depend on how many Python calls a function makes, so C-heavy c
 cProfile's ten most expensive functions by own time are printed instead (deterministic, but
 it inflates Python-heavy code).
 
-Phases: every sample goes to the innermost phase found on its call stack — blueprint
-validation (pydantic) inside blueprint loading (the SELECT of the JSONB document and its
-decoding), building the desired rows, the target check, the state SELECTs (split into the
-statement's execution — the round trip and the server's work — and fetching and converting
-the rows), the decision, the writes, logging, the ``bp_execution`` records (with the report's
-serialization), commits, and the rest (connections, transactions, SQLAlchemy, the runner).
+Phases: every sample goes to the innermost phase found on its call stack — reading what the
+blueprint asks for from its rows (``load_blueprint_networking``, a fresh executor only), the
+target check, the state SELECTs (split into the statement's execution — the round trip and the
+server's work — and fetching and converting the rows), the decision, the writes, logging, the
+``bp_execution`` records (with the report's serialization), commits, and the rest
+(connections, transactions, SQLAlchemy, the runner). An import's phases: building the rows
+from the model (``BlueprintRows``), the COPYs (psycopg formatting the rows and sending them,
+the server storing them), the INSERT of the ``blueprint`` row, and the commit.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+from uuid import UUID
 
 if __package__ in {None, ""}:  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -52,12 +58,11 @@ from rich.table import Table
 
 from benchmarks.harness import Workload, frozen_heap
 from benchmarks.run import server_for
-from reconfigurator.blueprint.model import Blueprint
-from reconfigurator.blueprint.parse import blueprint_from_document
 from reconfigurator.db.networking.read import load_state
+from reconfigurator.db.networking.stored_blueprint import load_blueprint_networking
 from reconfigurator.db.networking.write import apply_plan
 from reconfigurator.executor import Executor
-from reconfigurator.networking import BlueprintNetworking, MissingRowPolicy, decide
+from reconfigurator.networking import MissingRowPolicy, decide
 from reconfigurator.testing import fresh_database
 
 try:
@@ -66,14 +71,18 @@ except ImportError:  # optional: fall back to cProfile
     pyinstrument = None  # type: ignore[assignment]
 
 #: Phases, innermost first: a sample goes to the first phase whose frame is on its stack
-#: (searching from the leaf), so validation inside loading counts as validation.
+#: (searching from the leaf), so building rows inside an import counts as building rows.
 #: Each entry: phase, function name, file path suffix ("" matches any file).
 PHASE_FRAMES: Final[tuple[tuple[str, str, str], ...]] = (
-    ("blueprint validation (pydantic)", "model_validate", "pydantic/main.py"),
-    ("blueprint validation (pydantic)", "validate_python", "<built-in>"),
     ("logging", "", "logging/__init__.py"),
-    ("blueprint load (SELECT document, JSONB decode)", "load_blueprint", "executor/runner.py"),
-    ("desired rows (BlueprintNetworking.of)", "of", "networking/desired.py"),
+    ("import: rows built from the model (BlueprintRows)", "__init__", "db/blueprint_rows.py"),
+    ("import: COPY (format, send, store rows)", "copy_rows", "db/blueprint_rows.py"),
+    ("import: INSERT blueprint row", "insert_blueprint", "db/blueprint_store.py"),
+    (
+        "blueprint networking read (load_blueprint_networking, 3 SELECTs)",
+        "load_blueprint_networking",
+        "db/networking/stored_blueprint.py",
+    ),
     ("target check", "current_target", "db/targets.py"),
     ("state SELECT", "load_state", "db/networking/read.py"),
     ("decision", "decide", "networking/decide.py"),
@@ -90,11 +99,12 @@ PHASE_FRAMES: Final[tuple[tuple[str, str, str], ...]] = (
 EXECUTE_FRAME: Final = ("_execute_context", "sqlalchemy/engine/base.py")
 OTHER: Final = "other (connections, transactions, SQLAlchemy, runner)"
 
-RUN_KINDS: Final = ("converging_cold", "noop_warm", "noop_cold")
+RUN_KINDS: Final = ("converging_cold", "noop_warm", "noop_cold", "import")
 RUN_LABELS: Final = {
     "converging_cold": "converging run, fresh executor",
     "noop_warm": "no-op re-run, same executor",
     "noop_cold": "no-op run, fresh executor",
+    "import": "blueprint import (insert_blueprint, committed)",
 }
 
 
@@ -197,13 +207,21 @@ def profile_runs(
 
 
 def profile_size(
-    work: Workload, runs: int, *, interval: float, html: Path | None
+    work: Workload,
+    runs: int,
+    *,
+    interval: float,
+    html: Path | None,
+    kinds: Sequence[str] = RUN_KINDS,
 ) -> dict[str, Profile]:
-    """Profile converging runs, no-op re-runs and fresh executors' no-op runs."""
+    """Profile converging runs, no-op re-runs, fresh executors' no-op runs and imports."""
     warm: list[Executor] = []
+    imported: list[UUID] = []
+    converged = [False]
 
     def converging() -> Callable[[], Any]:
         work.reseed()
+        converged[0] = True  # once the profiled run is done
         return work.execute_fresh
 
     def noop_warm() -> Callable[[], Any]:
@@ -211,15 +229,35 @@ def profile_size(
             work.reseed()
             warm.append(work.executor())
             work.check_converging(work.execute(warm[0]))
+            converged[0] = True
         return lambda: work.execute(warm[0])
 
     def noop_cold() -> Callable[[], Any]:
+        if not converged[0]:
+            work.reseed()
+            work.check_converging(work.execute_fresh())
+            converged[0] = True
         return work.execute_fresh
 
+    def import_blueprint() -> Callable[[], Any]:
+        while imported:
+            work.delete_imported(imported.pop())
+        blueprint = work.import_copy()
+        imported.append(blueprint.id)
+        return lambda: work.import_blueprint(blueprint)
+
+    preparers = {
+        "converging_cold": converging,
+        "noop_warm": noop_warm,
+        "noop_cold": noop_cold,
+        "import": import_blueprint,
+    }
     out: dict[str, Profile] = {}
-    for kind, prepare in zip(RUN_KINDS, (converging, noop_warm, noop_cold), strict=True):
+    for kind in kinds:
         page = html / f"{work.shape.zones}-{kind}.html" if html is not None else None
-        out[kind] = profile_runs(runs, prepare, interval=interval, html=page)
+        out[kind] = profile_runs(runs, preparers[kind], interval=interval, html=page)
+        while imported:
+            work.delete_imported(imported.pop())
     return out
 
 
@@ -247,13 +285,16 @@ def _timed(repeat: int, fn: Callable[[], Any], *, gc_paused: bool = False) -> fl
 def _phases_on_current_state(work: Workload, repeat: int) -> dict[str, float]:
     # First, while the heap holds nothing of this function's.
     floor = _timed(repeat, work.floor_select)
-    document = work.fetch_document()
-    blueprint = blueprint_from_document(document)
-    wanted = BlueprintNetworking.of(blueprint)
+    with work.engine.connect() as conn:
+        wanted = load_blueprint_networking(conn, work.blueprint_id)
     with work.engine.connect() as conn:
         current = load_state(conn, wanted)
     plan = decide(wanted, current)
     assert plan.blocking_error(MissingRowPolicy.TREAT_AS_DELETED) is None
+
+    def read_wanted() -> None:
+        with work.engine.connect() as conn:
+            load_blueprint_networking(conn, work.blueprint_id)
 
     def read_state() -> None:
         with work.engine.connect() as conn:
@@ -265,15 +306,8 @@ def _phases_on_current_state(work: Workload, repeat: int) -> dict[str, float]:
             transaction.rollback()
 
     return {
-        "blueprint: SELECT document, JSONB decode": _timed(repeat, work.fetch_document),
-        "blueprint: validation (blueprint_from_document, collector paused)": _timed(
-            repeat, lambda: blueprint_from_document(document)
-        ),
-        "  plain Blueprint.model_validate, collector running": _timed(
-            repeat, lambda: Blueprint.model_validate(document)
-        ),
-        "desired rows (BlueprintNetworking.of)": _timed(
-            repeat, lambda: BlueprintNetworking.of(blueprint)
+        "blueprint's networking from its rows (load_blueprint_networking)": _timed(
+            repeat, read_wanted
         ),
         "state SELECTs and row conversion (load_state)": _timed(repeat, read_state),
         "  load_state with the garbage collector paused": _timed(
@@ -354,6 +388,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--interval", type=float, default=0.0005, help="pyinstrument's sampling interval, s"
     )
+    parser.add_argument(
+        "--kinds",
+        nargs="+",
+        choices=RUN_KINDS,
+        default=list(RUN_KINDS),
+        help="what to profile (default: all)",
+    )
+    parser.add_argument(
+        "--no-phases", action="store_true", help="skip the unprofiled phase timings"
+    )
     parser.add_argument("--html", type=Path, metavar="DIR", help="write pyinstrument's HTML")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the summaries as JSON")
     parser.add_argument("--database-url", metavar="URL", help="as for benchmarks/run.py")
@@ -370,9 +414,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             with fresh_database(server) as engine:
                 work = Workload(engine, zones)
                 with frozen_heap():
-                    phases = phase_timings(work, args.repeat)
-                    profiles = profile_size(work, args.runs, interval=args.interval, html=args.html)
-            render_phases(console, zones, phases)
+                    phases = {} if args.no_phases else phase_timings(work, args.repeat)
+                    profiles = profile_size(
+                        work, args.runs, interval=args.interval, html=args.html, kinds=args.kinds
+                    )
+            if phases:
+                render_phases(console, zones, phases)
             for kind, profile in profiles.items():
                 render(console, zones, kind, profile)
             summaries[str(zones)] = {"phases_ms": phases} | {

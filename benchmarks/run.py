@@ -2,23 +2,26 @@
 
 Usage::
 
-    python benchmarks/run.py [--zones 1000 10000 50000] [--repeat 5] [--seed S]
+    python benchmarks/run.py [--zones 1000 10000 50000 100000] [--repeat 5] [--seed S]
                              [--json OUT] [--markdown OUT] [--database-url URL]
-                             [--no-baseline] [--no-process-memory] [--check]
+                             [--no-baseline] [--baseline-up-to N] [--no-process-memory]
+                             [--check]
 
 For each rack size N (zones with external networking, in the shape of
-``reconfigurator.sim.scale.scaled_state``), on one fresh database per size, it measures a
-converging run, the no-op re-run, the per-row baseline, the floor (one SELECT of every row the
-step reads, one COPY of every row a converging run creates) and blueprint parsing; prints a
-table of medians, statements per run and memory peaks, and the ratios against the targets.
-Between repetitions of anything that writes, the seeded state is restored (see
-``benchmarks.harness``).
+``reconfigurator.sim.scale.scaled_state``), on one fresh database per size, it measures
+converging and no-op runs by fresh and by warm executors, the per-row baseline, the floor (one
+SELECT of every row the step reads, one COPY of every row a converging run creates), an import
+of the blueprint (``insert_blueprint``) against a raw COPY of the same rows, reading the
+blueprint back from its rows and validating its JSON; prints a table of medians, statements per
+run and memory peaks, and the ratios against the targets. Between repetitions of anything that
+writes, the seeded state is restored (see ``benchmarks.harness``).
 
 The database server is ``--database-url`` (a PostgreSQL server on which databases can be
 created; CockroachDB is not supported here), else what the tests use
 (``RECON_TEST_DATABASE_URL``, a Docker container, or an embedded PostgreSQL in a temporary
 directory). ``--check`` exits with status 1 when a target measured in this run fails.
-A full run (1,000, 10,000 and 50,000 zones, 5 repetitions) takes a few minutes.
+A full run (1,000, 10,000, 50,000 and 100,000 zones, 5 repetitions, the baseline up to
+50,000) took 24 minutes on a shared two-core machine.
 """
 
 from __future__ import annotations
@@ -56,15 +59,17 @@ from benchmarks.harness import (
     baseline_speedup,
     converging_over_floor,
     evaluate_targets,
+    import_over_copy,
     machine_info,
     measure_size,
     noop_over_floor,
+    process_peak_mib,
     steps_per_size,
 )
 from reconfigurator.db.url import normalize_url
 from reconfigurator.testing import DatabaseServer, database_server, fresh_database
 
-DEFAULT_ZONES = (1_000, 10_000, 50_000)
+DEFAULT_ZONES = (1_000, 10_000, 50_000, 100_000)
 #: Columns of text (left-aligned) in the tables: the second, what a row is about.
 TEXT: Set[int] = frozenset({1})
 
@@ -100,6 +105,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--no-baseline", action="store_true", help="skip the per-row baseline (slow at 50,000)"
+    )
+    parser.add_argument(
+        "--baseline-up-to",
+        type=int,
+        metavar="N",
+        help="measure the per-row baseline only at sizes up to N zones (default: every size)",
     )
     parser.add_argument(
         "--no-process-memory",
@@ -198,16 +209,25 @@ def target_rows(checks: list[TargetCheck]) -> list[list[str]]:
     ]
 
 
+def _bytes(value: Any) -> str:
+    return "—" if value is None else f"{int(value):,}"
+
+
 def ratio_rows(results: dict[int, SizeResult]) -> list[list[str]]:
     """The target ratios at every measured size."""
     rows = []
     for n, r in results.items():
         speedup = f"{baseline_speedup(r):.1f}×" if "baseline" in r.measurements else "—"
+        peak = process_peak_mib(r)
         rows.append(
             [
                 f"{n:,}",
                 f"{noop_over_floor(r):.2f}×",
-                f"{noop_over_floor(r, 'noop_cold'):.2f}×",
+                f"{noop_over_floor(r, 'noop_warm'):.2f}×",
+                "—" if peak is None else f"{peak:,.1f}",
+                f"{import_over_copy(r):.2f}×",
+                _bytes(r.import_info.get("largest_message_bytes")),
+                _bytes(r.import_info.get("json_compact_bytes")),
                 speedup,
                 f"{converging_over_floor(r):.2f}×",
                 f"{converging_over_floor(r, 'converging_warm'):.2f}×",
@@ -218,8 +238,12 @@ def ratio_rows(results: dict[int, SizeResult]) -> list[list[str]]:
 
 RATIO_COLUMNS = (
     "N",
-    "no-op re-run / floor SELECT",
     "no-op fresh executor / floor SELECT",
+    "no-op re-run / floor SELECT",
+    "no-op fresh executor: process RSS peak MiB",
+    "import / raw COPY",
+    "import: largest message, bytes",
+    "blueprint as JSON, bytes",
     "baseline / no-op re-run",
     "converging fresh / (floor SELECT + INSERT)",
     "converging cached / (floor SELECT + INSERT)",
@@ -255,6 +279,10 @@ def markdown_table(
     return "\n".join([line(columns), line(align), *(line(r) for r in rows)])
 
 
+def _table_rows(rows: dict[str, int]) -> str:
+    return ", ".join(f"{table} {count:,}" for table, count in rows.items()) or "—"
+
+
 def markdown_report(
     results: dict[int, SizeResult],
     checks: list[TargetCheck],
@@ -269,7 +297,8 @@ def markdown_report(
         f"{r.shape.seeded_rows_per_table:,} seeded rows per table; "
         f"the floor SELECT reads {r.floor_rows_read.get('seeded', 0):,} rows (seeded) / "
         f"{r.floor_rows_read.get('converged', 0):,} (converged), "
-        f"a converging run creates {r.rows_created:,} rows"
+        f"a converging run creates {r.rows_created:,} rows; "
+        f"the blueprint's rows: {_table_rows(r.import_info.get('rows', {}))}"
         for n, r in results.items()
     )
     machine_lines = "\n".join(f"- {key}: {value}" for key, value in machine.items())
@@ -296,6 +325,7 @@ def json_report(
             "repeat": args.repeat,
             "seed": args.seed,
             "baseline": not args.no_baseline,
+            "baseline_up_to": args.baseline_up_to,
             "process_memory": not args.no_process_memory,
         },
         "machine": machine,
@@ -314,6 +344,13 @@ def json_report(
     }
 
 
+def _baseline_at(args: argparse.Namespace, zones: int) -> bool:
+    """Whether the per-row baseline is measured at this size."""
+    if args.no_baseline:
+        return False
+    return args.baseline_up_to is None or zones <= args.baseline_up_to
+
+
 # --- main ----------------------------------------------------------------------------------
 
 
@@ -326,8 +363,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine: dict[str, str] = {}
     began = time.perf_counter()
     with server_for(args.database_url) as server:
-        per_size = steps_per_size(
-            args.repeat, baseline=not args.no_baseline, isolated=not args.no_process_memory
+        total_steps = sum(
+            steps_per_size(
+                args.repeat, baseline=_baseline_at(args, n), isolated=not args.no_process_memory
+            )
+            for n in args.zones
         )
         with Progress(
             TextColumn("[bold]{task.fields[size]}"),
@@ -338,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             TimeRemainingColumn(),
             console=console,
         ) as progress:
-            task = progress.add_task("starting", total=per_size * len(args.zones), size="")
+            task = progress.add_task("starting", total=total_steps, size="")
             for n in args.zones:
 
                 def on_step(label: str, advance: int, n: int = n) -> None:
@@ -352,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         n,
                         repeat=args.repeat,
                         seed=args.seed,
-                        baseline=not args.no_baseline,
+                        baseline=_baseline_at(args, n),
                         isolated=not args.no_process_memory,
                         on_step=on_step,
                     )
