@@ -80,7 +80,7 @@ from benchmarks.zones import (
 )
 from reconfigurator.blueprint.model import Blueprint
 from reconfigurator.blueprint.parse import parse_blueprint
-from reconfigurator.db.blueprint_rows import BlueprintRows, Row, driver_connection
+from reconfigurator.db.blueprint_rows import Row, blueprint_rows, driver_connection
 from reconfigurator.db.blueprint_store import PART_TABLES, get_blueprint, insert_blueprint
 from reconfigurator.db.networking.read import EXTERNAL_IP_COLUMNS as EXECUTOR_IP_COLUMNS
 from reconfigurator.db.networking.read import NIC_COLUMNS as EXECUTOR_NIC_COLUMNS
@@ -668,7 +668,7 @@ def _measure_blueprint(rec: Recorder, work: Workload, repeat: int) -> dict[str, 
     """Importing the blueprint (``insert_blueprint``) against a raw COPY of the same rows,
     reading it back from its rows (``get_blueprint``), and validating its JSON text
     (``parse_blueprint``). Returns the sizes of what an import sends."""
-    tables = list(BlueprintRows(work.blueprint).tables())
+    tables = blueprint_rows(work.blueprint)
     copies = sum(1 for _table, _columns, rows in tables if rows)
     for _ in range(repeat):
         work.empty_copies()
@@ -705,7 +705,7 @@ def _measure_blueprint(rec: Recorder, work: Workload, repeat: int) -> dict[str, 
         "bytes_sent": sum(m.length for m in messages),
         "json_compact_bytes": len(json.dumps(document, default=str).encode()),
         "json_export_bytes": len(work.blueprint.to_json().encode()),
-        "rows": {t: len(rows) for t, _c, rows in BlueprintRows(work.blueprint).tables()},
+        "rows": {t: len(rows) for t, _c, rows in blueprint_rows(work.blueprint)},
     }
     del messages, document
     rec.on_step("import_blueprint (messages)", 1)

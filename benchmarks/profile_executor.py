@@ -27,8 +27,9 @@ target check, the state SELECTs (split into the statement's execution — the ro
 server's work — and fetching and converting the rows), the decision, the writes, logging, the
 ``bp_execution`` records (with the report's serialization), commits, and the rest
 (connections, transactions, SQLAlchemy, the runner). An import's phases: building the rows
-from the model (``BlueprintRows``), the COPYs (psycopg formatting the rows and sending them,
-the server storing them), the INSERT of the ``blueprint`` row, and the commit.
+from the model (the row generators of ``reconfigurator.db.blueprint_rows``, which the COPYs
+consume as they go), the COPYs (psycopg formatting the rows and sending them, the server
+storing them), the INSERT of the ``blueprint`` row, and the commit.
 """
 
 from __future__ import annotations
@@ -75,7 +76,10 @@ except ImportError:  # optional: fall back to cProfile
 #: Each entry: phase, function name, file path suffix ("" matches any file).
 PHASE_FRAMES: Final[tuple[tuple[str, str, str], ...]] = (
     ("logging", "", "logging/__init__.py"),
-    ("import: rows built from the model (BlueprintRows)", "__init__", "db/blueprint_rows.py"),
+    ("import: rows built from the model (zones)", "_zone_rows", "db/blueprint_rows.py"),
+    ("import: rows built from the model (NICs)", "_nic_rows", "db/blueprint_rows.py"),
+    ("import: rows built from the model (sleds, disks)", "_disk_rows", "db/blueprint_rows.py"),
+    ("import: NIC ids checked (check_storable)", "check_storable", "db/blueprint_rows.py"),
     ("import: COPY (format, send, store rows)", "copy_rows", "db/blueprint_rows.py"),
     ("import: INSERT blueprint row", "insert_blueprint", "db/blueprint_store.py"),
     (

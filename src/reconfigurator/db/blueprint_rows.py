@@ -28,7 +28,10 @@ from sqlalchemy.exc import DBAPIError
 from reconfigurator.blueprint.model import (
     Blueprint,
     BlueprintZone,
+    BoundaryNtpZone,
     ExpungedDisposition,
+    ExternalDnsZone,
+    NexusZone,
     ServiceNic,
     SnatExternalIp,
 )
@@ -98,108 +101,146 @@ Row = tuple[Any, ...]
 def _disposition(zone_or_disk: Any) -> tuple[str, int | None, bool]:
     disposition = zone_or_disk.disposition
     if isinstance(disposition, ExpungedDisposition):
-        return (
-            BpDisposition.EXPUNGED.value,
-            disposition.as_of_generation,
-            disposition.ready_for_cleanup,
-        )
-    return BpDisposition.IN_SERVICE.value, None, False
+        return EXPUNGED, disposition.as_of_generation, disposition.ready_for_cleanup
+    return IN_SERVICE, None, False
 
 
-def _zone_row(blueprint_id: UUID, sled_id: UUID, zone: BlueprintZone) -> Row:
-    disposition, as_of, ready = _disposition(zone)
-    networking = zone.networking
-    external_ip_id = second_ip = snat_ip = first_port = last_port = nic_id = None
-    if networking is not None:
-        external = networking.external_ip
-        external_ip_id = external.id
-        nic_id = networking.nic.id
-        if isinstance(external, SnatExternalIp):
-            snat_ip, first_port, last_port = external.ip, external.first_port, external.last_port
-        else:
-            second_ip = external.ip
-    return (
-        blueprint_id,
-        sled_id,
-        zone.id,
-        zone.zone_type.kind,
-        zone.filesystem_pool,
-        disposition,
-        as_of,
-        ready,
-        external_ip_id,
-        second_ip,
-        snat_ip,
-        first_port,
-        last_port,
-        nic_id,
-    )
+EXPUNGED: Final = BpDisposition.EXPUNGED.value
+IN_SERVICE: Final = BpDisposition.IN_SERVICE.value
+_NETWORKED: Final = (NexusZone, ExternalDnsZone, BoundaryNtpZone)
 
 
-def _nic_row(blueprint_id: UUID, nic: ServiceNic) -> Row:
-    return (
-        blueprint_id,
-        nic.id,
-        nic.name,
-        nic.ip,
-        nic.mac_int,
-        nic.subnet,
-        nic.vni,
-        nic.primary,
-        nic.slot,
-        nic.ipv6,
-        nic.ipv6_subnet,
-    )
+def _sled_rows(blueprint: Blueprint) -> Iterator[Row]:
+    bp = blueprint.id
+    for sled in blueprint.sleds:
+        yield bp, sled.id, sled.state.value
 
 
-class BlueprintRows:
-    """The rows of one blueprint, per table (sleds, disks, zones, NICs, transit networks).
+def _disk_rows(blueprint: Blueprint) -> Iterator[Row]:
+    bp = blueprint.id
+    for sled in blueprint.sleds:
+        sled_id = sled.id
+        for disk in sled.disks:
+            yield (bp, sled_id, disk.id, disk.pool_id, *_disposition(disk))
 
-    Two zones may record one NIC id only with one NIC: a NIC row is stored once per
-    blueprint (upstream's key), so a second, different NIC under the same id cannot be
-    stored and is refused, naming both zones.
-    """
 
-    def __init__(self, blueprint: Blueprint) -> None:
-        bp = blueprint.id
-        self.sleds: list[Row] = []
-        self.disks: list[Row] = []
-        self.zones: list[Row] = []
-        self.nics: list[Row] = []
-        self.transit: list[Row] = []
-        nic_owner: dict[UUID, tuple[UUID, ServiceNic]] = {}
-        for sled in blueprint.sleds:
-            self.sleds.append((bp, sled.id, sled.state.value))
-            for disk in sled.disks:
-                self.disks.append((bp, sled.id, disk.id, disk.pool_id, *_disposition(disk)))
-            for zone in sled.zones:
-                self.zones.append(_zone_row(bp, sled.id, zone))
-                nic = zone.nic
-                if nic is None:
-                    continue
-                seen = nic_owner.get(nic.id)
-                if seen is not None:
-                    if seen[1] != nic:
-                        raise BlueprintNotStorable(
-                            bp,
-                            f"zones {seen[0]} and {zone.id} record NIC {nic.id} with different"
-                            " contents; a blueprint stores one NIC per id",
-                        )
-                    continue
-                nic_owner[nic.id] = (zone.id, nic)
-                self.nics.append(_nic_row(bp, nic))
-                self.transit.extend(
-                    (bp, nic.id, position, network)
-                    for position, network in enumerate(nic.transit_ips)
+def _zone_rows(blueprint: Blueprint) -> Iterator[Row]:
+    bp = blueprint.id
+    for sled in blueprint.sleds:
+        sled_id = sled.id
+        for zone in sled.zones:
+            zone_type = zone.zone_type
+            disposition = zone.disposition
+            if isinstance(disposition, ExpungedDisposition):
+                state: Row = (EXPUNGED, disposition.as_of_generation, disposition.ready_for_cleanup)
+            else:
+                state = (IN_SERVICE, None, False)
+            if not isinstance(zone_type, _NETWORKED):
+                yield (bp, sled_id, zone.id, zone_type.kind, zone.filesystem_pool, *state, *_NONE6)
+                continue
+            external = zone_type.external_ip
+            if isinstance(external, SnatExternalIp):
+                external_columns: Row = (
+                    None,
+                    external.ip,
+                    external.first_port,
+                    external.last_port,
                 )
+            else:
+                external_columns = (external.ip, None, None, None)
+            yield (
+                bp,
+                sled_id,
+                zone.id,
+                zone_type.kind,
+                zone.filesystem_pool,
+                *state,
+                external.id,
+                *external_columns,
+                zone_type.nic.id,
+            )
 
-    def tables(self) -> Iterator[tuple[str, Sequence[str], list[Row]]]:
-        """(table, columns, rows) in the order they are written."""
-        yield SLED.name, SLED_COLUMNS, self.sleds
-        yield DISK.name, DISK_COLUMNS, self.disks
-        yield ZONE.name, ZONE_COLUMNS, self.zones
-        yield NIC.name, NIC_COLUMNS, self.nics
-        yield TRANSIT.name, TRANSIT_COLUMNS, self.transit
+
+#: A zone without external networking: no external IP id, addresses, ports or NIC.
+_NONE6: Final = (None,) * 6
+
+
+def _mac_int(mac: str) -> int:
+    """A validated ``aa:bb:cc:dd:ee:ff`` as its integer."""
+    return int(mac.replace(":", ""), 16)
+
+
+def _nics(blueprint: Blueprint) -> Iterator[ServiceNic]:
+    """Each NIC of the blueprint once (in zone order)."""
+    seen: set[UUID] = set()
+    for zone in blueprint.all_zones():
+        zone_type = zone.zone_type
+        if isinstance(zone_type, _NETWORKED):
+            nic = zone_type.nic
+            if nic.id not in seen:
+                seen.add(nic.id)
+                yield nic
+
+
+def _nic_rows(blueprint: Blueprint) -> Iterator[Row]:
+    bp = blueprint.id
+    for nic in _nics(blueprint):
+        yield (
+            bp,
+            nic.id,
+            nic.name,
+            nic.ip,
+            _mac_int(nic.mac),
+            nic.subnet,
+            nic.vni,
+            nic.primary,
+            nic.slot,
+            nic.ipv6,
+            nic.ipv6_subnet,
+        )
+
+
+def _transit_rows(blueprint: Blueprint) -> Iterator[Row]:
+    bp = blueprint.id
+    for nic in _nics(blueprint):
+        for position, network in enumerate(nic.transit_ips):
+            yield bp, nic.id, position, network
+
+
+def check_storable(blueprint: Blueprint) -> None:
+    """Refuse a blueprint whose zones record one NIC id with different NICs: a NIC row is
+    stored once per blueprint (upstream's key), so the second could not be stored. Raises
+    :class:`BlueprintNotStorable` naming both zones."""
+    owners: dict[UUID, BlueprintZone] = {}
+    for zone in blueprint.all_zones():
+        zone_type = zone.zone_type
+        if not isinstance(zone_type, _NETWORKED):
+            continue
+        nic = zone_type.nic
+        first = owners.setdefault(nic.id, zone)
+        if first is not zone and first.nic != nic:
+            raise BlueprintNotStorable(
+                blueprint.id,
+                f"zones {first.id} and {zone.id} record NIC {nic.id} with different"
+                " contents; a blueprint stores one NIC per id",
+            )
+
+
+#: (table, its columns in COPY order, the rows of a blueprint), in the order they are written.
+TABLES: Final = (
+    (SLED.name, SLED_COLUMNS, _sled_rows),
+    (DISK.name, DISK_COLUMNS, _disk_rows),
+    (ZONE.name, ZONE_COLUMNS, _zone_rows),
+    (NIC.name, NIC_COLUMNS, _nic_rows),
+    (TRANSIT.name, TRANSIT_COLUMNS, _transit_rows),
+)
+
+
+def blueprint_rows(blueprint: Blueprint) -> list[tuple[str, Sequence[str], list[Row]]]:
+    """Every row of ``blueprint`` but its ``blueprint`` row, per table, built in full
+    (:func:`write_blueprint_rows` streams them instead)."""
+    check_storable(blueprint)
+    return [(table, columns, list(rows(blueprint))) for table, columns, rows in TABLES]
 
 
 def driver_connection(conn: Connection) -> PsycopgConnection[Any]:
@@ -216,14 +257,17 @@ def copy_rows(conn: Connection, table: str, columns: Sequence[str], rows: Iterab
     psycopg formats the rows and sends them in messages of about 32 KiB; a table with no rows
     sends nothing.
     """
-    rows = list(rows) if not isinstance(rows, list) else rows
-    if not rows:
+    iterator = iter(rows)
+    first = next(iterator, None)
+    if first is None:
         return
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
     try:
         with driver_connection(conn).cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
+            write = copy.write_row
+            write(first)
+            for row in iterator:
+                write(row)
     except psycopg.Error as exc:
         # As SQLAlchemy reports any other statement's error, so that the retry helper sees
         # a serialization failure here as it does everywhere else.
@@ -231,9 +275,15 @@ def copy_rows(conn: Connection, table: str, columns: Sequence[str], rows: Iterab
 
 
 def write_blueprint_rows(conn: Connection, blueprint: Blueprint) -> None:
-    """Write every row of ``blueprint`` but its ``blueprint`` row (one COPY per table)."""
-    for table, columns, rows in BlueprintRows(blueprint).tables():
-        copy_rows(conn, table, columns, rows)
+    """Write every row of ``blueprint`` but its ``blueprint`` row (one COPY per table).
+
+    Each row goes to the server as it is made and is freed right after: a blueprint of
+    100,000 zones never exists twice in memory, and the garbage collector, which counts
+    objects made and not yet freed, is not set off by the hundreds of thousands of rows.
+    """
+    check_storable(blueprint)
+    for table, columns, rows in TABLES:
+        copy_rows(conn, table, columns, rows(blueprint))
 
 
 # --- reading back -----------------------------------------------------------------------------
