@@ -574,6 +574,21 @@ class BpExecution(Base):
     __table_args__ = (Index("ix_bp_execution_time_started", "time_started"),)
 
 
+class SchemaLock(Base):
+    """Who is changing the schema (``recon db upgrade``/``downgrade``): at most one row.
+
+    Created by :mod:`reconfigurator.db.schema_lock` before any revision runs (it must exist
+    before the first one), not by a revision; a crashed holder's row expires.
+    """
+
+    __tablename__ = "recon_schema_lock"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    holder: Mapped[str] = mapped_column(Text)
+    time_acquired: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+    time_expires: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+
+
 metadata: Final = Base.metadata
 
 #: Views, kept apart from :data:`metadata` (which migrations compare with the database).
@@ -623,3 +638,4 @@ bp_target_table: Final = _table(BpTarget)
 sled_table: Final = _table(Sled)
 physical_disk_table: Final = _table(PhysicalDisk)
 bp_execution_table: Final = _table(BpExecution)
+schema_lock_table: Final = _table(SchemaLock)
