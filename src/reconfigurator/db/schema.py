@@ -117,6 +117,8 @@ class ExecutionOutcome(enum.StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
+    #: The run stopped without recording its end (its process died): found by its heartbeat.
+    INTERRUPTED = "interrupted"
 
 
 class BpZoneType(enum.StrEnum):
@@ -570,6 +572,10 @@ class BpExecution(Base):
     failed_step: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     report: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    #: Renewed by the running executor every few seconds (``NULL`` for runs of revision 0003).
+    time_heartbeat: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ)
+    #: When the run was found to have stopped without recording its end.
+    time_interrupted: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ)
 
     __table_args__ = (Index("ix_bp_execution_time_started", "time_started"),)
 
