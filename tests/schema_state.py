@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 CATALOG_QUERIES = {
     "columns": (
@@ -33,17 +35,17 @@ CATALOG_QUERIES = {
 }
 
 
-def catalog(engine: Engine) -> dict[str, list[tuple[str, ...]]]:
+def catalog(engine: Engine | Connection) -> dict[str, list[tuple[str, ...]]]:
     """Every column, constraint, index, view and enum of the current schema, sorted."""
-    state: dict[str, list[tuple[str, ...]]] = {}
-    with engine.connect() as conn:
-        for name, query in CATALOG_QUERIES.items():
-            state[name] = sorted(tuple(map(str, row)) for row in conn.execute(text(query)))
-    return state
+    with _connected(engine) as conn:
+        return {
+            name: sorted(tuple(map(str, row)) for row in conn.execute(text(query)))
+            for name, query in CATALOG_QUERIES.items()
+        }
 
 
-def table_names(engine: Engine) -> set[str]:
-    with engine.connect() as conn:
+def table_names(engine: Engine | Connection) -> set[str]:
+    with _connected(engine) as conn:
         return set(
             conn.execute(
                 text(
@@ -54,7 +56,16 @@ def table_names(engine: Engine) -> set[str]:
         )
 
 
-def rows_as_json(engine: Engine, table: str) -> list[dict[str, Any]]:
+def rows_as_json(engine: Engine | Connection, table: str) -> list[dict[str, Any]]:
     """Every row of ``table`` as JSON values, in no particular order."""
-    with engine.connect() as conn:
+    with _connected(engine) as conn:
         return list(conn.execute(text(f"SELECT to_jsonb(t) FROM {table} t")).scalars())
+
+
+@contextlib.contextmanager
+def _connected(source: Engine | Connection) -> Iterator[Connection]:
+    if isinstance(source, Connection):
+        yield source
+        return
+    with source.connect() as conn:
+        yield conn
