@@ -41,9 +41,25 @@ class ExecutionRecord:
     time_interrupted: datetime | None = None
 
 
-def record_start(conn: Connection, execution_id: UUID, blueprint_id: UUID) -> datetime:
-    started: datetime = conn.execute(
+def record_start(
+    conn: Connection,
+    execution_id: UUID,
+    blueprint_id: UUID,
+    *,
+    stale_after_s: float = DEFAULT_STALE_AFTER_S,
+) -> tuple[datetime, list[UUID]]:
+    """Record a run's start, and mark ``interrupted`` every run without a heartbeat for
+    ``stale_after_s`` (one statement). Returns when it started and the runs marked."""
+    marked = (
+        update(EXECUTION)
+        .where(_stale(stale_after_s))
+        .values(outcome=ExecutionOutcome.INTERRUPTED, time_interrupted=func.now())
+        .returning(EXECUTION.c.id)
+        .cte("marked")
+    )
+    row = conn.execute(
         insert(EXECUTION)
+        .add_cte(marked)
         .values(
             id=execution_id,
             blueprint_id=blueprint_id,
@@ -51,9 +67,12 @@ def record_start(conn: Connection, execution_id: UUID, blueprint_id: UUID) -> da
             time_heartbeat=func.now(),
             outcome=ExecutionOutcome.RUNNING,
         )
-        .returning(EXECUTION.c.time_started)
-    ).scalar_one()
-    return started
+        .returning(
+            EXECUTION.c.time_started,
+            select(func.array_agg(marked.c.id)).scalar_subquery().label("marked"),
+        )
+    ).one()
+    return row.time_started, list(row.marked or [])
 
 
 def record_finish(

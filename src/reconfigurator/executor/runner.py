@@ -25,7 +25,6 @@ from reconfigurator.db.executions import (
     DEFAULT_HEARTBEAT_INTERVAL_S,
     DEFAULT_STALE_AFTER_S,
     beat,
-    mark_interrupted,
     record_finish,
     record_start,
 )
@@ -169,12 +168,15 @@ class Executor:
         if blueprint_id not in self._known and not blueprint_exists(conn, blueprint_id):
             raise BlueprintNotFound(blueprint_id)
         self._known.add(blueprint_id)
-        for interrupted in mark_interrupted(conn, self.stale_after_s):
+        started, interrupted = record_start(
+            conn, execution_id, blueprint_id, stale_after_s=self.stale_after_s
+        )
+        for earlier in interrupted:
             _log.warning(
                 "an earlier run stopped without recording its end; marked interrupted",
-                extra={"interrupted_execution_id": str(interrupted)},
+                extra={"interrupted_execution_id": str(earlier)},
             )
-        return record_start(conn, execution_id, blueprint_id)
+        return started
 
     def _run_steps(self, ctx: StepContext, report: ExecutionReport) -> None:
         steps = self.steps
