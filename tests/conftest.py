@@ -1,10 +1,15 @@
-"""Fixtures shared by every test: a real database server and a fresh database per test."""
+"""Fixtures shared by every test: a real database server and a fresh database per test.
+
+The server and the per-test databases come from this package's own pytest plugin,
+``reconfigurator.testing`` (``recon_database_server``, ``recon_engine``,
+``recon_empty_engine``), which is what other projects' test suites use too; the shorter names
+below are this suite's aliases for them, so there is one server per session whichever name a
+test asks for.
+"""
 
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,12 +17,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from reconfigurator.db.embedded import EmbeddedPostgres
-from reconfigurator.testing import (
-    DatabaseServer,
-    cockroachdb_server,
-    database_server,
-    fresh_database,
-)
+from reconfigurator.testing import DatabaseServer, cockroachdb_server, fresh_database
 
 
 @pytest.fixture(autouse=True)
@@ -31,30 +31,21 @@ def _library_logging_restored() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def db_server() -> Iterator[DatabaseServer]:
-    # Not under pytest's basetemp: pytest prunes old basetemps, and a concurrent pytest
-    # session could delete a running server's data directory.
-    scratch = Path(tempfile.mkdtemp(prefix="recon-test-pg-"))
-    server = database_server(scratch)
-    try:
-        yield server
-    finally:
-        server.close()
-        shutil.rmtree(scratch, ignore_errors=True)
+def db_server(recon_database_server: DatabaseServer) -> DatabaseServer:
+    """The session's database server (the plugin's ``recon_database_server``)."""
+    return recon_database_server
 
 
 @pytest.fixture
-def engine(db_server: DatabaseServer) -> Iterator[Engine]:
-    """An engine on a new database migrated to the head revision."""
-    with fresh_database(db_server) as engine:
-        yield engine
+def engine(recon_engine: Engine) -> Engine:
+    """An engine on a new database migrated to the head revision (``recon_engine``)."""
+    return recon_engine
 
 
 @pytest.fixture
-def empty_engine(db_server: DatabaseServer) -> Iterator[Engine]:
-    """An engine on a new database with no schema at all."""
-    with fresh_database(db_server, migrated=False) as engine:
-        yield engine
+def empty_engine(recon_empty_engine: Engine) -> Engine:
+    """An engine on a new database with no schema at all (``recon_empty_engine``)."""
+    return recon_empty_engine
 
 
 @pytest.fixture(scope="session")

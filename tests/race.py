@@ -1,4 +1,4 @@
-"""The production race (DESIGN §1) as three hand-built blueprints A → B → C."""
+"""The production race (docs/design.md#the-problem) as three hand-built blueprints A → B → C."""
 
 from __future__ import annotations
 

@@ -5,14 +5,17 @@ The DDL is written from the column lists of omicron's ``schema/crdb/dbinit.sql``
 ``ip_version``, ``ip_pool_type``, ``ip_pool_assignment`` and ``network_interface_kind``; the
 tables ``ip_pool``, ``ip_pool_range``, ``external_ip`` and ``network_interface`` with every
 column, NOT NULL, default, CHECK and index upstream gives them (partial unique indexes
-included); the ``service_network_interface`` view; ``bp_target`` whole and the columns of
-``blueprint`` that a target needs. CockroachDB-only syntax is dropped or spelled as PostgreSQL
-spells it (no ``omicron.public.`` prefix or ``STORING``, ``STRING(n)`` is ``VARCHAR(n)``, the
-empty array default is typed). Nothing here is taken from this project's schema or
-migrations, so the tests that use it hold the project's queries to upstream's tables.
+included); the ``service_network_interface`` view; ``bp_target``, ``blueprint``,
+``bp_sled_metadata``, ``bp_omicron_physical_disk``, ``bp_omicron_zone`` and
+``bp_omicron_zone_nic`` with every column, NOT NULL and CHECK, and the enums they use.
+CockroachDB-only syntax is dropped or spelled as PostgreSQL spells it (no ``omicron.public.``
+prefix or ``STORING``, ``STRING(n)`` is ``VARCHAR(n)``, the empty array default is typed).
+Nothing here is taken from this project's schema or migrations, so the tests that use it hold
+the project's queries to upstream's tables.
 
 The row builders write what upstream writes for a zone of a blueprint (a service external IP
-and a service vNIC), for a guest instance, and for an IP pool and its ranges. Fixed values are
+and a service vNIC), for a blueprint (its ``blueprint`` and ``bp_*`` rows), for a guest
+instance, and for an IP pool and its ranges. Fixed values are
 upstream's own (services VPC, service subnets, name prefixes), restated here.
 """
 
@@ -39,6 +42,10 @@ UPSTREAM_TABLES: Final = (
     "network_interface",
     "blueprint",
     "bp_target",
+    "bp_sled_metadata",
+    "bp_omicron_physical_disk",
+    "bp_omicron_zone",
+    "bp_omicron_zone_nic",
 )
 UPSTREAM_VIEWS: Final = ("service_network_interface",)
 
@@ -230,7 +237,25 @@ DDL: Final = (
     CREATE UNIQUE INDEX lookup_floating_ip_by_name_and_project ON external_ip (project_id, name)
         WHERE kind = 'floating' AND time_deleted IS NULL AND project_id IS NOT NULL
     """,
-    # --- blueprints: the columns a target needs, and the target history -----------------
+    # --- blueprints: every column, and the target history -------------------------------
+    "CREATE TYPE bp_source AS ENUM ('rss', 'planner', 'reconfigurator_cli_edit', 'test')",
+    "CREATE TYPE sled_state AS ENUM ('active', 'decommissioned')",
+    "CREATE TYPE bp_sled_measurements AS ENUM ('unknown', 'install_dataset', 'artifacts')",
+    "CREATE TYPE sled_update_availability AS ENUM ('available', 'evacuating')",
+    """
+    CREATE TYPE reconfigurator_disruption_policy AS ENUM
+        ('terminate', 'migrate_or_terminate', 'migrate_only')
+    """,
+    """
+    CREATE TYPE zone_type AS ENUM (
+        'boundary_ntp', 'clickhouse', 'clickhouse_keeper', 'clickhouse_server',
+        'cockroach_db', 'crucible', 'crucible_pantry', 'external_dns', 'internal_dns',
+        'internal_ntp', 'nexus', 'oximeter'
+    )
+    """,
+    "CREATE TYPE bp_zone_disposition AS ENUM ('in_service', 'expunged')",
+    "CREATE TYPE bp_physical_disk_disposition AS ENUM ('in_service', 'expunged')",
+    "CREATE TYPE bp_zone_image_source AS ENUM ('install_dataset', 'artifact')",
     """
     CREATE TABLE blueprint (
         id UUID PRIMARY KEY,
@@ -238,7 +263,133 @@ DDL: Final = (
         time_created TIMESTAMPTZ NOT NULL,
         creator TEXT NOT NULL,
         comment TEXT NOT NULL,
+        internal_dns_version INT8 NOT NULL,
+        external_dns_version INT8 NOT NULL,
+        cockroachdb_fingerprint TEXT NOT NULL,
+        cockroachdb_setting_preserve_downgrade TEXT,
+        target_release_minimum_generation INT8 NOT NULL,
+        nexus_generation INT8 NOT NULL,
+        source bp_source NOT NULL,
         external_networking_generation INT8 NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE bp_sled_metadata (
+        blueprint_id UUID NOT NULL,
+        sled_id UUID NOT NULL,
+        sled_state sled_state NOT NULL,
+        sled_agent_generation INT8 NOT NULL,
+        remove_mupdate_override UUID,
+        host_phase_2_desired_slot_a VARCHAR(64),
+        host_phase_2_desired_slot_b VARCHAR(64),
+        subnet INET NOT NULL,
+        last_allocated_ip_subnet_offset INT4
+            CHECK (last_allocated_ip_subnet_offset BETWEEN 0 AND 65535) NOT NULL,
+        measurements bp_sled_measurements NOT NULL,
+        update_disposition_generation INT8 NOT NULL,
+        update_availability sled_update_availability NOT NULL,
+        update_disruption_policy reconfigurator_disruption_policy,
+        CONSTRAINT update_disruption_policy_set_iff_evacuating CHECK (
+            (update_availability = 'evacuating') = (update_disruption_policy IS NOT NULL)
+        ),
+        PRIMARY KEY (blueprint_id, sled_id)
+    )
+    """,
+    """
+    CREATE TABLE bp_omicron_physical_disk (
+        blueprint_id UUID NOT NULL,
+        sled_id UUID NOT NULL,
+        vendor TEXT NOT NULL,
+        serial TEXT NOT NULL,
+        model TEXT NOT NULL,
+        id UUID NOT NULL,
+        pool_id UUID NOT NULL,
+        disposition bp_physical_disk_disposition NOT NULL,
+        disposition_expunged_as_of_generation INT,
+        disposition_expunged_ready_for_cleanup BOOL NOT NULL,
+        PRIMARY KEY (blueprint_id, id),
+        CONSTRAINT expunged_disposition_properties CHECK (
+            (disposition != 'expunged'
+                AND disposition_expunged_as_of_generation IS NULL
+                AND NOT disposition_expunged_ready_for_cleanup)
+            OR (disposition = 'expunged' AND disposition_expunged_as_of_generation IS NOT NULL)
+        )
+    )
+    """,
+    """
+    CREATE TABLE bp_omicron_zone (
+        blueprint_id UUID NOT NULL,
+        sled_id UUID NOT NULL,
+        id UUID NOT NULL,
+        zone_type zone_type NOT NULL,
+        primary_service_ip INET NOT NULL,
+        primary_service_port INT4 CHECK (primary_service_port BETWEEN 0 AND 65535) NOT NULL,
+        second_service_ip INET,
+        second_service_port INT4
+            CHECK (second_service_port IS NULL OR second_service_port BETWEEN 0 AND 65535),
+        dataset_zpool_name TEXT,
+        bp_nic_id UUID,
+        dns_gz_address INET,
+        dns_gz_address_index INT8,
+        ntp_ntp_servers TEXT[],
+        ntp_dns_servers INET[],
+        ntp_domain TEXT,
+        nexus_external_tls BOOLEAN,
+        nexus_external_dns_servers INET[],
+        snat_ip INET,
+        snat_first_port INT4
+            CHECK (snat_first_port IS NULL OR snat_first_port BETWEEN 0 AND 65535),
+        snat_last_port INT4
+            CHECK (snat_last_port IS NULL OR snat_last_port BETWEEN 0 AND 65535),
+        external_ip_id UUID,
+        filesystem_pool UUID NOT NULL,
+        disposition bp_zone_disposition NOT NULL,
+        disposition_expunged_as_of_generation INT,
+        disposition_expunged_ready_for_cleanup BOOL NOT NULL,
+        image_source bp_zone_image_source NOT NULL,
+        image_artifact_sha256 VARCHAR(64),
+        nexus_generation INT8,
+        nexus_lockstep_port INT4
+            CHECK (nexus_lockstep_port IS NULL OR nexus_lockstep_port BETWEEN 0 AND 65535),
+        PRIMARY KEY (blueprint_id, id),
+        CONSTRAINT expunged_disposition_properties CHECK (
+            (disposition != 'expunged'
+                AND disposition_expunged_as_of_generation IS NULL
+                AND NOT disposition_expunged_ready_for_cleanup)
+            OR (disposition = 'expunged' AND disposition_expunged_as_of_generation IS NOT NULL)
+        ),
+        CONSTRAINT zone_image_source_artifact_hash_present CHECK (
+            (image_source = 'artifact' AND image_artifact_sha256 IS NOT NULL)
+            OR (image_source != 'artifact' AND image_artifact_sha256 IS NULL)
+        ),
+        CONSTRAINT nexus_generation_for_nexus_zones CHECK (
+            (zone_type = 'nexus' AND nexus_generation IS NOT NULL)
+            OR (zone_type != 'nexus' AND nexus_generation IS NULL)
+        ),
+        CONSTRAINT nexus_lockstep_port_for_nexus_zones CHECK (
+            (zone_type = 'nexus' AND nexus_lockstep_port IS NOT NULL)
+            OR (zone_type != 'nexus' AND nexus_lockstep_port IS NULL)
+        )
+    )
+    """,
+    """
+    CREATE TABLE bp_omicron_zone_nic (
+        blueprint_id UUID NOT NULL,
+        id UUID NOT NULL,
+        name TEXT NOT NULL,
+        ip INET,
+        mac INT8 NOT NULL,
+        subnet INET,
+        vni INT8 NOT NULL,
+        is_primary BOOLEAN NOT NULL,
+        slot INT2 NOT NULL,
+        ipv6 INET,
+        ipv6_subnet INET,
+        PRIMARY KEY (blueprint_id, id),
+        CONSTRAINT at_least_one_ip_address CHECK (ip IS NOT NULL OR ipv6 IS NOT NULL),
+        CONSTRAINT ip_and_subnet_consistent CHECK (
+            (ip IS NULL) = (subnet IS NULL) AND (ipv6 IS NULL) = (ipv6_subnet IS NULL)
+        )
     )
     """,
     """
@@ -457,15 +608,136 @@ def instance_ephemeral_ip(
 
 
 def blueprint_row(blueprint: Blueprint) -> dict[str, Any]:
-    """The ``blueprint`` columns a target needs."""
+    """The ``blueprint`` row upstream writes, its columns of other subsystems made up."""
     return {
         "id": blueprint.id,
         "parent_blueprint_id": blueprint.parent_blueprint_id,
         "time_created": blueprint.time_created,
         "creator": blueprint.creator,
         "comment": blueprint.comment,
-        "external_networking_generation": 1,
+        "internal_dns_version": 3,
+        "external_dns_version": 2,
+        "cockroachdb_fingerprint": "fingerprint",
+        "cockroachdb_setting_preserve_downgrade": None,
+        "target_release_minimum_generation": 1,
+        "nexus_generation": 1,
+        "source": "planner",
+        "external_networking_generation": blueprint.external_networking_generation,
     }
+
+
+def _disposition(item: Any) -> dict[str, Any]:
+    disposition = item.disposition
+    expunged = disposition.kind == "expunged"
+    return {
+        "disposition": disposition.kind,
+        "disposition_expunged_as_of_generation": (
+            disposition.as_of_generation if expunged else None
+        ),
+        "disposition_expunged_ready_for_cleanup": (
+            disposition.ready_for_cleanup if expunged else False
+        ),
+    }
+
+
+def blueprint_part_rows(blueprint: Blueprint) -> dict[str, list[dict[str, Any]]]:
+    """The rows of upstream's ``bp_*`` tables for ``blueprint``, per table, with the columns
+    this project does not model filled as upstream requires (underlay addresses, ports, image
+    sources, a Nexus generation)."""
+    rows: dict[str, list[dict[str, Any]]] = {
+        "bp_sled_metadata": [],
+        "bp_omicron_physical_disk": [],
+        "bp_omicron_zone": [],
+        "bp_omicron_zone_nic": [],
+    }
+    for index, sled in enumerate(blueprint.sleds):
+        rows["bp_sled_metadata"].append(
+            {
+                "blueprint_id": blueprint.id,
+                "sled_id": sled.id,
+                "sled_state": sled.state.value,
+                "sled_agent_generation": 4,
+                "remove_mupdate_override": None,
+                "host_phase_2_desired_slot_a": None,
+                "host_phase_2_desired_slot_b": None,
+                "subnet": f"fd00:1122:3344:{index + 101:x}::/64",
+                "last_allocated_ip_subnet_offset": 32 + len(sled.zones),
+                "measurements": "install_dataset",
+                "update_disposition_generation": 1,
+                "update_availability": "available",
+                "update_disruption_policy": None,
+            }
+        )
+        for number, disk in enumerate(sled.disks):
+            rows["bp_omicron_physical_disk"].append(
+                {
+                    "blueprint_id": blueprint.id,
+                    "sled_id": sled.id,
+                    "vendor": "fake-vendor",
+                    "serial": f"serial-{sled.id}-{number}",
+                    "model": "fake-model",
+                    "id": disk.id,
+                    "pool_id": disk.pool_id,
+                    **_disposition(disk),
+                }
+            )
+        for number, zone in enumerate(sled.zones):
+            networking = zone.networking
+            nexus = zone.kind.value == "nexus"
+            row: dict[str, Any] = {
+                "blueprint_id": blueprint.id,
+                "sled_id": sled.id,
+                "id": zone.id,
+                "zone_type": zone.kind.value,
+                "primary_service_ip": f"fd00:1122:3344:{index + 101:x}::{number + 33:x}",
+                "primary_service_port": 12221,
+                "second_service_ip": None,
+                "second_service_port": None,
+                "dataset_zpool_name": f"oxp_{zone.filesystem_pool}",
+                "bp_nic_id": None,
+                "snat_ip": None,
+                "snat_first_port": None,
+                "snat_last_port": None,
+                "external_ip_id": None,
+                "filesystem_pool": zone.filesystem_pool,
+                **_disposition(zone),
+                "image_source": "install_dataset",
+                "image_artifact_sha256": None,
+                "nexus_generation": 1 if nexus else None,
+                "nexus_lockstep_port": 12232 if nexus else None,
+            }
+            if networking is not None:
+                external = networking.external_ip
+                nic = networking.nic
+                row["external_ip_id"] = external.id
+                row["bp_nic_id"] = nic.id
+                if isinstance(external, SnatExternalIp):
+                    row |= {
+                        "snat_ip": str(external.ip),
+                        "snat_first_port": external.first_port,
+                        "snat_last_port": external.last_port,
+                    }
+                else:
+                    row |= {"second_service_ip": str(external.ip), "second_service_port": 443}
+                rows["bp_omicron_zone_nic"].append(
+                    {
+                        "blueprint_id": blueprint.id,
+                        "id": nic.id,
+                        "name": nic.name,
+                        "ip": str(nic.ip) if nic.ip is not None else None,
+                        "mac": nic.mac_int,
+                        "subnet": str(nic.subnet) if nic.subnet is not None else None,
+                        "vni": nic.vni,
+                        "is_primary": nic.primary,
+                        "slot": nic.slot,
+                        "ipv6": str(nic.ipv6) if nic.ipv6 is not None else None,
+                        "ipv6_subnet": (
+                            str(nic.ipv6_subnet) if nic.ipv6_subnet is not None else None
+                        ),
+                    }
+                )
+            rows["bp_omicron_zone"].append(row)
+    return rows
 
 
 def target_row(version: int, blueprint_id: uuid.UUID, *, enabled: bool = True) -> dict[str, Any]:

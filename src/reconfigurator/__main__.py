@@ -1,5 +1,5 @@
 """``python -m reconfigurator`` is the same as ``recon``."""
 
-from reconfigurator.cli.main import main
+from reconfigurator.cli.entry import main
 
 main()

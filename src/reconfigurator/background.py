@@ -75,6 +75,11 @@ class _Result:
 
 @dataclass
 class BackgroundTasks:
+    """The planner and the executor as two loops over one engine, like upstream's background
+    tasks: :meth:`start` runs them in threads, :meth:`run` until a stop event is set, and the
+    ``*_activation`` methods run one activation each, synchronously.
+    """
+
     engine: Engine
     plan_interval_s: float = 10.0
     execute_interval_s: float = 5.0

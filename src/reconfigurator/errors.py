@@ -84,6 +84,29 @@ class SchemaLockTimeout(DatabaseSetupError):
         )
 
 
+class TablesMissing(DatabaseSetupError):
+    """The database lacks tables a reader needs (it was not made by this project's migrations
+    nor by upstream's DDL, or only in part)."""
+
+    def __init__(self, tables: list[str]) -> None:
+        self.tables = tables
+        super().__init__(
+            f"the database lacks the table{'s' if len(tables) != 1 else ''} {', '.join(tables)}"
+            " (needed to read blueprints and networking rows)"
+        )
+
+
+class ColumnsMissing(DatabaseSetupError):
+    """Tables a reader needs lack columns it reads."""
+
+    def __init__(self, columns: list[str]) -> None:
+        self.columns = columns
+        super().__init__(
+            f"the database lacks the column{'s' if len(columns) != 1 else ''}"
+            f" {', '.join(columns)} (needed to read blueprints and networking rows)"
+        )
+
+
 # --- the operation ran and failed ------------------------------------------------------------
 
 
@@ -176,12 +199,16 @@ class BlueprintLintFailed(InputError):
 
 
 class BlueprintNotFound(InputError):
+    """No stored blueprint has this id (or id prefix)."""
+
     def __init__(self, reference: object) -> None:
         self.reference = reference
         super().__init__(f"no blueprint matches {reference}")
 
 
 class AmbiguousBlueprintId(InputError):
+    """An id prefix matches several stored blueprints."""
+
     def __init__(self, prefix: str, matches: list[object]) -> None:
         self.prefix = prefix
         self.matches = matches
@@ -217,12 +244,16 @@ class BlueprintContentConflict(ReconError):
 
 
 class BlueprintIsTarget(ReconError):
+    """The blueprint is the current target, so it cannot be deleted."""
+
     def __init__(self, blueprint_id: object) -> None:
         self.blueprint_id = blueprint_id
         super().__init__(f"blueprint {blueprint_id} is the current target and cannot be deleted")
 
 
 class NoTarget(ReconError):
+    """No target blueprint has been set yet."""
+
     def __init__(self) -> None:
         super().__init__("no target blueprint has been set")
 
@@ -379,12 +410,16 @@ class PlanningInputInvalid(InputError):
 
 
 class SledNotFound(InputError):
+    """No sled of the planning input matches this id (or prefix)."""
+
     def __init__(self, reference: object) -> None:
         self.reference = reference
         super().__init__(f"no sled matches {reference}")
 
 
 class DiskNotFound(InputError):
+    """No disk of the planning input matches this disk or pool id (or prefix)."""
+
     def __init__(self, reference: object) -> None:
         self.reference = reference
         super().__init__(f"no disk matches {reference} (by disk id or pool id)")
@@ -402,6 +437,8 @@ class AmbiguousId(InputError):
 
 
 class SledAlreadyExists(InputError):
+    """A sled with this id is already part of the planning input."""
+
     def __init__(self, sled_id: object) -> None:
         self.sled_id = sled_id
         super().__init__(f"sled {sled_id} already exists")
@@ -418,6 +455,8 @@ class DiskAlreadyExists(InputError):
 
 
 class SledNotInService(InputError):
+    """The sled is expunged or decommissioned, so disks cannot be added to it."""
+
     def __init__(self, sled_id: object, policy: str, state: str) -> None:
         self.sled_id = sled_id
         self.policy = policy
@@ -426,6 +465,8 @@ class SledNotInService(InputError):
 
 
 class InvalidIpRange(InputError):
+    """An IP range whose addresses are of different families or out of order."""
+
     def __init__(self, first: object, last: object, reason: str) -> None:
         self.first = first
         self.last = last

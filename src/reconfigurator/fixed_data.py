@@ -1,4 +1,5 @@
-"""Fixed data of the rack's service networking (DESIGN §2), shared by every layer."""
+"""Fixed data of the rack's service networking, shared by every layer
+(docs/design.md#fixed-data)."""
 
 from __future__ import annotations
 

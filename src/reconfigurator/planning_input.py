@@ -36,16 +36,22 @@ IpAddress = IPv4Address | IPv6Address
 
 
 class SledPolicy(enum.StrEnum):
+    """What an operator wants of a sled: in service, or expunged."""
+
     IN_SERVICE = "in_service"
     EXPUNGED = "expunged"
 
 
 class DiskPolicy(enum.StrEnum):
+    """What an operator wants of a disk: in service, or expunged."""
+
     IN_SERVICE = "in_service"
     EXPUNGED = "expunged"
 
 
 class DiskState(enum.StrEnum):
+    """What the system has done with a disk: active, or decommissioned."""
+
     ACTIVE = "active"
     DECOMMISSIONED = "decommissioned"
 

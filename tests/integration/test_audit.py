@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
 
-from reconfigurator.audit import FindingKind, audit
+from reconfigurator.audit import FindingKind, audit, audit_read_only
 from reconfigurator.blueprint.model import Blueprint
 from reconfigurator.cli.main import run
 from reconfigurator.db.schema import external_ip_table, network_interface_table
@@ -316,6 +316,9 @@ def test_audit_predicts_the_executor(engine: Engine) -> None:
         _mutate(engine, blueprint, rng)
         policy = rng.choice(list(MissingRowPolicy))
         predicted = audit(engine, blueprint, policy)
+        # Reading the blueprint's expunged zones in the database (as the executor does) and
+        # sending them from the blueprint in hand give the same answer.
+        assert audit_read_only(engine, blueprint.id, policy).to_json() == predicted.to_json()
         report = Executor(engine, missing_rows=policy).execute()
         assert predicted.blocking == (not report.succeeded), (predicted.to_json(), report.error)
         if report.succeeded:

@@ -92,3 +92,30 @@ def test_sim_on_cockroachdb(crdb_engine: Engine) -> None:
 
     result = run_expunge_race(crdb_engine, seed=1, sleds=3, disks_per_sled=4)
     assert result.converged
+
+
+def test_a_large_blueprint_is_stored_as_rows_in_small_messages(crdb_engine: Engine) -> None:
+    from reconfigurator.db.blueprint_store import get_blueprint, insert_blueprint
+    from reconfigurator.sim.scale import scaled_state
+    from reconfigurator.testing import messages_sent
+
+    blueprint = scaled_state(3000, seed=4).blueprint
+    with messages_sent(crdb_engine) as messages:
+        run_transaction(crdb_engine, lambda conn: insert_blueprint(conn, blueprint))
+    assert max(m.length for m in messages) <= 64 * 1024
+    stored = run_transaction(crdb_engine, lambda conn: get_blueprint(conn, blueprint.id))
+    assert stored.to_json() == blueprint.to_json()
+
+
+def test_read_only_audit_on_cockroachdb(crdb_engine: Engine) -> None:
+    from reconfigurator.audit import FindingKind, audit_read_only
+
+    race = build_race(crdb_engine)
+    make_target(crdb_engine, race.a)
+    assert Executor(crdb_engine).execute().succeeded
+    make_target(crdb_engine, race.b)
+    make_target(crdb_engine, race.c)
+    before = snapshot(crdb_engine)
+    report = audit_read_only(crdb_engine)
+    assert {f.zone_id for f in report.by_kind(FindingKind.NEVER_CREATED)} == {race.n2}
+    assert snapshot(crdb_engine) == before

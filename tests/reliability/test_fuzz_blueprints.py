@@ -143,15 +143,31 @@ def cli_env(cli_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Engine:
     return cli_engine
 
 
+#: The tables holding a stored blueprint's sleds, disks, zones and NICs.
+BLUEPRINT_PART_TABLES = (
+    "bp_sled_metadata",
+    "bp_omicron_physical_disk",
+    "bp_omicron_zone",
+    "bp_omicron_zone_nic",
+    "bp_omicron_zone_nic_transit_ip",
+)
+
+
 def _database_state(engine: Engine) -> dict[str, Any]:
     with engine.connect() as conn:
         return {
             "blueprints": conn.execute(
                 text(
                     "SELECT id::text, parent_blueprint_id::text, time_created::text, creator,"
-                    " comment, document::text FROM blueprint ORDER BY id"
+                    " comment, external_networking_generation FROM blueprint ORDER BY id"
                 )
             ).all(),
+            **{
+                table: conn.execute(text(f"SELECT to_jsonb(t)::text FROM {table} t ORDER BY 1"))
+                .scalars()
+                .all()
+                for table in BLUEPRINT_PART_TABLES
+            },
             "targets": conn.execute(text("SELECT * FROM bp_target ORDER BY version")).all(),
             "external_ip": conn.execute(text("SELECT count(*) FROM external_ip")).scalar(),
             "nics": conn.execute(text("SELECT count(*) FROM network_interface")).scalar(),

@@ -6,16 +6,22 @@ import gc
 import json
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from reconfigurator.blueprint import parse as parse_module
 from reconfigurator.blueprint.model import Blueprint
-from reconfigurator.blueprint.parse import check_lint, json_path, parse_blueprint
+from reconfigurator.blueprint.parse import (
+    blueprint_from_document,
+    check_lint,
+    json_path,
+    parse_blueprint,
+)
 from reconfigurator.errors import BlueprintInvalid, BlueprintLintFailed, InputError
+from reconfigurator.sim.scale import scaled_state
 from tests.blueprint_builder import RackBuilder
 
 Doc = dict[str, Any]
@@ -503,34 +509,70 @@ def test_equal_addresses_are_parsed_once_and_shared() -> None:
             assert a.nic.ipv6_subnet is b.nic.ipv6_subnet
 
 
-@pytest.mark.parametrize("first_out", [True, False])
-def test_overlapping_validations_in_two_threads_leave_the_collector_on(first_out: bool) -> None:
-    # The collector's switch is global: a validation that starts while another is running and
-    # ends after it (or before it) must not leave it off.
-    doc, _zones = _document()
-    text = json.dumps(doc)
-    assert gc.isenabled()
-    entered = [threading.Event(), threading.Event()]
-    leave = [threading.Event(), threading.Event()]
-    seen_during: list[bool] = []
+@pytest.fixture(scope="module")
+def large_document() -> str:
+    """A blueprint of 3,000 zones: validating it takes long enough to be watched."""
+    return scaled_state(3000, seed=1).blueprint.to_json()
 
-    def validate(index: int) -> None:
-        with parse_module._collector_paused():
-            entered[index].set()
-            seen_during.append(gc.isenabled())
-            leave[index].wait(5)
-            parse_blueprint(text)
 
-    threads = [threading.Thread(target=validate, args=(i,)) for i in range(2)]
-    threads[0].start()
-    assert entered[0].wait(5)
-    threads[1].start()
-    assert entered[1].wait(5)
-    order = [0, 1] if first_out else [1, 0]
-    for index in order:
-        leave[index].set()
-        threads[index].join(5)
-        if index == order[0]:
-            assert not gc.isenabled(), "still paused while the other validation runs"
-    assert seen_during == [False, False]
-    assert gc.isenabled()
+def test_validation_never_switches_or_tunes_the_collector(
+    monkeypatch: pytest.MonkeyPatch, large_document: str
+) -> None:
+    def refuse(*_args: object) -> None:
+        raise AssertionError("validation touched the process-wide garbage collector")
+
+    for name in ("disable", "enable", "freeze", "unfreeze", "set_threshold", "collect"):
+        monkeypatch.setattr(gc, name, refuse)
+    parsed = parse_blueprint(large_document)
+    assert blueprint_from_document(json.loads(large_document)) == parsed
+
+
+def _watch_collector(parse: Callable[[], object], *, in_second_thread: bool) -> list[bool]:
+    """Run ``parse`` and sample ``gc.isenabled()`` from another thread while it runs."""
+    samples: list[bool] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            samples.append(gc.isenabled())
+            time.sleep(0.0005)
+
+    def run_parse() -> None:
+        try:
+            parse()
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=run_parse if in_second_thread else watch)
+    worker.start()
+    if in_second_thread:
+        watch()
+    else:
+        run_parse()
+    worker.join(30)
+    assert not worker.is_alive()
+    return samples
+
+
+@pytest.mark.parametrize("in_second_thread", [False, True], ids=["main thread", "second thread"])
+@pytest.mark.parametrize("enabled", [True, False], ids=["collector on", "collector off"])
+def test_validating_a_large_blueprint_leaves_the_collector_as_it_found_it(
+    large_document: str, enabled: bool, in_second_thread: bool
+) -> None:
+    was_enabled = gc.isenabled()
+    if enabled:
+        gc.enable()
+    else:
+        gc.disable()
+    try:
+        samples = _watch_collector(
+            lambda: parse_blueprint(large_document), in_second_thread=in_second_thread
+        )
+        assert samples, "the watcher saw the validation running"
+        assert set(samples) == {enabled}
+        assert gc.isenabled() is enabled
+    finally:
+        if was_enabled:
+            gc.enable()
+        else:
+            gc.disable()

@@ -1,4 +1,5 @@
-"""The networking decision (DESIGN §5), rule by rule, on hand-made table states: no database.
+"""The networking decision (docs/design.md#executor-semantics), rule by rule, on hand-made
+table states: no database.
 
 Each test builds a blueprint with the rack builder, states what the two tables hold as plain
 records, and reads the plan: what is soft-deleted, counted, created or left unchanged, and

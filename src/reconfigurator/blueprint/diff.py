@@ -32,6 +32,8 @@ class FieldChange:
 
 @dataclass(frozen=True, slots=True)
 class SledChange:
+    """A sled whose state differs between the two blueprints."""
+
     sled_id: UUID
     old_state: str
     new_state: str

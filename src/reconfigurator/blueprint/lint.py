@@ -2,9 +2,10 @@
 
 Like the upstream blueprint linter, this looks for resources that two in-service zones would
 both need (external IPs with overlapping ports, NIC IPs, MACs, row ids), zones placed where
-they cannot run, and service NICs that do not fit the fixed networking data (DESIGN §2).
-Expunged zones may share addresses with in-service zones: addresses are reused once a zone is
-gone. Every finding names the zone(s) it is about. Pure: no database.
+they cannot run, and service NICs that do not fit the fixed networking data
+(docs/design.md#fixed-data). Expunged zones may share addresses with in-service zones:
+addresses are reused once a zone is gone. Every finding names the zone(s) it is about.
+Pure: no database.
 """
 
 from __future__ import annotations

@@ -57,6 +57,7 @@ class AppContext:
 
 
 def app_context(ctx: typer.Context) -> AppContext:
+    """The :class:`AppContext` the root callback stored for this invocation."""
     obj = ctx.find_root().obj
     if not isinstance(obj, AppContext):  # pragma: no cover - the callback always sets it
         raise RuntimeError("recon callback did not run")

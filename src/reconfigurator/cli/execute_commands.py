@@ -223,6 +223,7 @@ def _render_last_run(out: Console, last: ExecutionRecord) -> None:
 
 
 def status_json(target: Target | None, last: ExecutionRecord | None) -> dict[str, Any]:
+    """What ``recon status --json`` prints: the target and the last run."""
     return {
         "target": None
         if target is None
@@ -250,5 +251,6 @@ def status_json(target: Target | None, last: ExecutionRecord | None) -> dict[str
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``recon execute`` and ``recon status`` to the application."""
     app.command("execute")(execute)
     app.command("status")(status)

@@ -76,6 +76,7 @@ def root(
         ),
     ] = log_format.LogFormat.HUMAN,
 ) -> None:
+    """Realize a control plane's target blueprint in a database."""
     log_format.configure(verbose, log_style)
     app_ctx = AppContext(database_url=database_url)
     ctx.obj = app_ctx
@@ -108,4 +109,5 @@ def run(argv: list[str] | None = None) -> int:  # noqa: PLR0911 - one return per
 
 
 def main() -> None:
+    """Run ``recon`` with the process's arguments and exit with its code."""
     sys.exit(run())

@@ -69,4 +69,5 @@ def plan(
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``recon plan`` to the application."""
     app.command("plan")(plan)

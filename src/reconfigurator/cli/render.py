@@ -43,10 +43,12 @@ def print_data(out: Console, text: str) -> None:
 
 
 def print_line(out: Console, text: str) -> None:
+    """Print one line of data on standard output."""
     print_data(out, text + "\n")
 
 
 def print_json(out: Console, data: Any) -> None:
+    """Print ``data`` as indented JSON on standard output."""
     print_data(out, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 

@@ -89,4 +89,5 @@ def run(
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``recon run`` to the application."""
     app.command("run")(run)

@@ -61,6 +61,7 @@ def _executor(entry: TimelineEntry) -> str:
 
 
 def render_timeline(out: Console, result: RaceResult) -> None:
+    """Print the race's timeline: one row per plan, expungement and executor run."""
     table = Table(
         "step",
         "action",
@@ -214,5 +215,6 @@ def demo(ctx: typer.Context) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add ``recon sim`` and ``recon demo`` to the application."""
     app.add_typer(sim_app, name="sim")
     app.command("demo")(demo)

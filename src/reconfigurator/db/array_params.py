@@ -48,6 +48,7 @@ def text_array_literal(values: Iterable[str]) -> str:
 
 
 def bool_array_literal(values: Iterable[bool]) -> str:
+    """The PostgreSQL array literal of booleans (``{true,false}``)."""
     return "{" + ",".join("true" if value else "false" for value in values) + "}"
 
 

@@ -19,9 +19,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 from uuid import UUID
 
+import psycopg
 from psycopg import Connection as PsycopgConnection
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from reconfigurator.blueprint.model import (
     Blueprint,
@@ -217,13 +219,15 @@ def copy_rows(conn: Connection, table: str, columns: Sequence[str], rows: Iterab
     rows = list(rows) if not isinstance(rows, list) else rows
     if not rows:
         return
-    names = ", ".join(columns)
-    with (
-        driver_connection(conn).cursor() as cursor,
-        cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
+    try:
+        with driver_connection(conn).cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:
+        # As SQLAlchemy reports any other statement's error, so that the retry helper sees
+        # a serialization failure here as it does everywhere else.
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
 def write_blueprint_rows(conn: Connection, blueprint: Blueprint) -> None:
@@ -235,9 +239,14 @@ def write_blueprint_rows(conn: Connection, blueprint: Blueprint) -> None:
 # --- reading back -----------------------------------------------------------------------------
 
 
-def _disposition_document(kind: Any, as_of: int | None, ready: bool) -> dict[str, Any]:
-    if str(kind) == BpDisposition.EXPUNGED.value:
-        return {"kind": "expunged", "as_of_generation": as_of, "ready_for_cleanup": ready}
+def _disposition_document(row: Any) -> dict[str, Any]:
+    """A zone's or disk's disposition, from the three columns both tables have."""
+    if str(row.disposition) == BpDisposition.EXPUNGED.value:
+        return {
+            "kind": "expunged",
+            "as_of_generation": row.disposition_expunged_as_of_generation,
+            "ready_for_cleanup": row.disposition_expunged_ready_for_cleanup,
+        }
     return {"kind": "in_service"}
 
 
@@ -315,11 +324,7 @@ def blueprint_document(conn: Connection, blueprint_id: UUID) -> dict[str, Any] |
             {
                 "id": row.id,
                 "pool_id": row.pool_id,
-                "disposition": _disposition_document(
-                    row.disposition,
-                    row.disposition_expunged_as_of_generation,
-                    row.disposition_expunged_ready_for_cleanup,
-                ),
+                "disposition": _disposition_document(row),
             }
         )
     for row in conn.execute(
@@ -329,11 +334,7 @@ def blueprint_document(conn: Connection, blueprint_id: UUID) -> dict[str, Any] |
             {
                 "id": row.id,
                 "filesystem_pool": row.filesystem_pool,
-                "disposition": _disposition_document(
-                    row.disposition,
-                    row.disposition_expunged_as_of_generation,
-                    row.disposition_expunged_ready_for_cleanup,
-                ),
+                "disposition": _disposition_document(row),
                 "zone_type": _zone_type_document(row, nics),
             }
         )

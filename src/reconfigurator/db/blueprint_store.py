@@ -41,6 +41,8 @@ PART_TABLES = (
 
 @dataclass(frozen=True, slots=True)
 class BlueprintSummary:
+    """A stored blueprint's metadata, as ``recon blueprint list`` shows it."""
+
     id: UUID
     parent_blueprint_id: UUID | None
     time_created: datetime
@@ -108,6 +110,7 @@ def was_target(conn: Connection, blueprint_id: UUID) -> bool:
 
 
 def blueprint_exists(conn: Connection, blueprint_id: UUID) -> bool:
+    """Whether a blueprint with this id is stored."""
     found = conn.execute(select(BLUEPRINT.c.id).where(BLUEPRINT.c.id == blueprint_id)).first()
     return found is not None
 

@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
-import platformdirs
 from sqlalchemy.engine import URL
 
 from reconfigurator.errors import ConfigurationError
@@ -40,6 +39,10 @@ def default_data_dir() -> Path:
     configured = os.environ.get(DATA_DIR_ENV)
     if configured:
         return Path(configured).expanduser()
+    # Imported here: platformdirs comes with the cli extra, and importing the library (this
+    # module included, through the engine factory) must not need it.
+    import platformdirs
+
     return Path(platformdirs.user_data_dir("reconfigurator", appauthor=False))
 
 

@@ -28,6 +28,8 @@ DEFAULT_STALE_AFTER_S: Final = 30.0
 
 @dataclass(frozen=True, slots=True)
 class ExecutionRecord:
+    """One executor run as ``bp_execution`` records it."""
+
     id: UUID
     blueprint_id: UUID
     time_started: datetime
@@ -84,6 +86,7 @@ def record_finish(
     error: str | None,
     report: dict[str, Any],
 ) -> datetime:
+    """Record the outcome, error and JSON report of run ``execution_id``."""
     finished: datetime = conn.execute(
         update(EXECUTION)
         .where(EXECUTION.c.id == execution_id)

@@ -53,6 +53,7 @@ def alembic_config(
 
 
 def head_revision() -> str:
+    """The newest revision the package ships."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if head is None:  # pragma: no cover - the package always ships revisions
         raise RuntimeError("no migrations found")
@@ -60,6 +61,7 @@ def head_revision() -> str:
 
 
 def known_revisions() -> list[str]:
+    """Every revision the package ships, newest first."""
     script = ScriptDirectory.from_config(alembic_config())
     return [rev.revision for rev in script.walk_revisions()]
 

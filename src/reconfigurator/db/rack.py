@@ -66,6 +66,8 @@ class NewDisk:
 
 @dataclass(frozen=True, slots=True)
 class DiskRecord:
+    """A physical disk of the planning input as stored."""
+
     id: UUID
     sled_id: UUID
     pool_id: UUID
@@ -86,6 +88,8 @@ class DiskRecord:
 
 @dataclass(frozen=True, slots=True)
 class SledRecord:
+    """A sled of the planning input as stored, with its disks."""
+
     id: UUID
     policy: str
     state: str
@@ -211,6 +215,7 @@ def expunge_sled(conn: Connection, sled_id: UUID) -> bool:
 
 
 def get_sled(conn: Connection, sled_id: UUID) -> SledRecord:
+    """The sled with this id; raises :class:`SledNotFound`."""
     found = list_sleds(conn, sled_id=sled_id)
     if not found:
         raise SledNotFound(sled_id)

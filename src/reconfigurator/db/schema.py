@@ -1,4 +1,4 @@
-"""The database schema (DESIGN §3) as SQLAlchemy 2.x typed ORM models.
+"""The database schema (docs/design.md#data-model) as SQLAlchemy 2.x typed ORM models.
 
 The tables shared with the upstream control plane (``ip_pool``, ``ip_pool_range``,
 ``external_ip``, ``network_interface`` and its ``service_network_interface`` view) keep
@@ -59,6 +59,8 @@ IpAddress = IPv4Address | IPv6Address
 
 
 class Base(DeclarativeBase):
+    """The declarative base of every table, with the constraint naming convention."""
+
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
@@ -166,6 +168,8 @@ TIMESTAMPTZ = DateTime(timezone=True)
 
 
 class IpPool(Base):
+    """``ip_pool``: an IP pool (here the service pools, one per IP version)."""
+
     __tablename__ = "ip_pool"
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
@@ -193,6 +197,8 @@ class IpPool(Base):
 
 
 class IpPoolRange(Base):
+    """``ip_pool_range``: an inclusive address range of a pool."""
+
     __tablename__ = "ip_pool_range"
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
@@ -224,6 +230,8 @@ class IpPoolRange(Base):
 
 
 class ExternalIp(Base):
+    """``external_ip``: an address handed out, here to a zone (``parent_id``)."""
+
     __tablename__ = "external_ip"
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
@@ -395,6 +403,10 @@ class ExternalNetworkingRepair(Base):
 
 
 class Blueprint(Base):
+    """``blueprint``: a stored blueprint's own fields (its sleds, disks and zones are rows of
+    the ``bp_*`` tables).
+    """
+
     __tablename__ = "blueprint"
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
@@ -524,6 +536,8 @@ class BpOmicronZoneNicTransitIp(Base):
 
 
 class BpTarget(Base):
+    """``bp_target``: the history of targets, one row per version."""
+
     __tablename__ = "bp_target"
 
     version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -535,6 +549,8 @@ class BpTarget(Base):
 
 
 class Sled(Base):
+    """``sled``: a sled of the planning input, with its policy and state."""
+
     __tablename__ = "sled"
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
@@ -545,6 +561,8 @@ class Sled(Base):
 
 
 class PhysicalDisk(Base):
+    """``physical_disk``: a disk of the planning input and its zpool."""
+
     __tablename__ = "physical_disk"
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
@@ -562,6 +580,8 @@ class PhysicalDisk(Base):
 
 
 class BpExecution(Base):
+    """``bp_execution``: one executor run, its outcome and its JSON report."""
+
     __tablename__ = "bp_execution"
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)

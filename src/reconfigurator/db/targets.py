@@ -24,6 +24,8 @@ BLUEPRINT = schema.blueprint_table
 
 @dataclass(frozen=True, slots=True)
 class Target:
+    """One version of the target: which blueprint, whether execution is enabled, since when."""
+
     version: int
     blueprint_id: UUID
     enabled: bool
@@ -40,11 +42,13 @@ def _target(row: object) -> Target:
 
 
 def current_target(conn: Connection) -> Target | None:
+    """The newest target, or ``None`` when none has been set."""
     row = conn.execute(select(BP_TARGET).order_by(BP_TARGET.c.version.desc()).limit(1)).first()
     return _target(row) if row is not None else None
 
 
 def target_history(conn: Connection, limit: int = 50) -> list[Target]:
+    """The ``limit`` newest targets, newest first."""
     rows = conn.execute(select(BP_TARGET).order_by(BP_TARGET.c.version.desc()).limit(limit))
     return [_target(row) for row in rows]
 

@@ -52,4 +52,5 @@ def mask_text(raw: str) -> str:
 
 
 def is_cockroachdb(url: URL) -> bool:
+    """Whether the URL is of a CockroachDB server."""
     return url.get_backend_name() == "cockroachdb"

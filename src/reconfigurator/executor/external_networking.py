@@ -1,4 +1,4 @@
-"""Step 1, *Ensure external networking resources* (DESIGN §5).
+"""Step 1, *Ensure external networking resources* (docs/design.md#executor-semantics).
 
 One SERIALIZABLE transaction, retried on serialization failures: check that the blueprint is
 the current target, read the rows the blueprint names (a fixed number of statements), decide,

@@ -1,4 +1,5 @@
-"""What one executor run did, as data (the ``recon execute --json`` contract, DESIGN §5)."""
+"""What one executor run did, as data: the ``recon execute --json`` contract of
+docs/design.md#executor-semantics."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from reconfigurator.errors import (
 
 
 class StepOutcome(enum.StrEnum):
+    """How one step of a run ended."""
+
     COMPLETED = "completed"
     FAILED = "failed"
     #: A non-fatal step failed; the run went on.
@@ -27,6 +30,10 @@ class StepOutcome(enum.StrEnum):
 
 @dataclass(slots=True)
 class StepReport:
+    """What one step did: its outcome, duration, details (the counts, repairs and warnings
+    of the networking step) and error.
+    """
+
     name: str
     outcome: StepOutcome
     duration_s: float
@@ -34,6 +41,7 @@ class StepReport:
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The step as ``recon execute --json`` prints it."""
         data: dict[str, Any] = {"name": self.name, "outcome": self.outcome.value}
         data.update(self.details)
         if self.error is not None:
@@ -44,6 +52,10 @@ class StepReport:
 
 @dataclass(slots=True)
 class ExecutionReport:
+    """What one executor run did, step by step; ``to_json()`` is what
+    ``recon execute --json`` prints (docs/design.md#executor-semantics).
+    """
+
     blueprint_id: UUID
     execution_id: UUID
     time_started: datetime
@@ -58,10 +70,12 @@ class ExecutionReport:
 
     @property
     def outcome(self) -> str:
+        """``completed``, or ``failed`` when a fatal step failed."""
         return "failed" if self.failed_step is not None else "completed"
 
     @property
     def succeeded(self) -> bool:
+        """Whether no fatal step failed."""
         return self.failed_step is None
 
     @property
@@ -70,12 +84,14 @@ class ExecutionReport:
         return isinstance(self.exception, CommitOutcomeUnknown)
 
     def step(self, name: str) -> StepReport:
+        """The report of the step called ``name``; raises ``KeyError``."""
         for report in self.steps:
             if report.name == name:
                 return report
         raise KeyError(name)
 
     def to_json(self) -> dict[str, Any]:
+        """The run as ``recon execute --json`` prints it."""
         return {
             "blueprint_id": str(self.blueprint_id),
             "outcome": self.outcome,
@@ -93,6 +109,7 @@ class ExecutionReport:
 
 
 def conflict_json(conflict: Conflict) -> dict[str, Any]:
+    """A conflict as the report lists it: zone, table, row, owner and kind."""
     return {
         "zone_id": str(conflict.zone_id),
         "table": conflict.table,

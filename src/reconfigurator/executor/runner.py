@@ -95,9 +95,11 @@ class Executor:
 
     @property
     def steps(self) -> list[Step]:
+        """The steps of a run, in order: the networking step, then those added."""
         return [Step(STEP_NAME, self.external_networking, fatal=True), *self._extra_steps]
 
     def target_blueprint_id(self) -> UUID:
+        """The id of the current target; raises :class:`NoTarget` when there is none."""
         with self.engine.connect() as conn:
             target = current_target(conn)
         if target is None:

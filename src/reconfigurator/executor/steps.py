@@ -60,6 +60,8 @@ StepFunction = Callable[[StepContext], StepDetails | None]
 
 @dataclass(frozen=True, slots=True)
 class Step:
+    """A named step of a run; when a fatal step fails, no later step runs."""
+
     name: str
     run: StepFunction
     fatal: bool = True

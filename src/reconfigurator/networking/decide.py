@@ -1,5 +1,5 @@
 """The decision: given what a blueprint asks for and what the tables hold, what to write and
-what is in the way (DESIGN §5). Pure: no I/O.
+what is in the way (docs/design.md#executor-semantics). Pure: no I/O.
 
 Deallocation is decided first, and the rows it soft-deletes stop counting as holders of their
 addresses, so an address can move from an expunged zone to a new zone in one blueprint.

@@ -44,6 +44,8 @@ STUCK_RUNS: Final = 3
 
 @dataclass(frozen=True, slots=True)
 class ZoneChange:
+    """A zone the planner placed or expunged: its kind, sled and pool."""
+
     zone_id: UUID
     kind: str
     sled_id: UUID
@@ -90,6 +92,10 @@ class TimelineEntry:
 
 @dataclass(slots=True)
 class RaceResult:
+    """The replayed race: its timeline, the zones whose rows were never created, and where
+    an executor under the ``fail`` policy got stuck.
+    """
+
     seed: int
     missing_rows: MissingRowPolicy
     sled_id: UUID | None = None

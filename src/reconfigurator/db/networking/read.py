@@ -8,8 +8,10 @@ One SELECT per table, whatever the size of the blueprint, joined by ``UNION ALL`
 * **Expunged zones**, by the row ids the blueprint records, classified on the server. A row that
   exists, belongs to its zone and is already soft-deleted needs nothing but counting, and in a
   long-lived system nearly every expunged zone's rows are like that; so the SELECT returns only
-  the others (no row with that id, a live row, a row of another parent), each with its position
-  in the blueprint's list of expunged zones.
+  the others (no row with that id, a live row, a row of another parent). The expunged zones
+  come either from the stored blueprint's ``bp_omicron_zone`` rows, joined in the same SELECT
+  (the executor: they never travel), each row naming its zone; or from arrays the caller sends
+  (a blueprint in hand, as the audit of a document has), each row with its zone's position.
 * **Recorded repairs**: a row that was never created and whose repair an earlier run recorded
   in ``external_networking_repair`` is, under :attr:`RepairLookup.COUNT`, counted on the server
   (one row carries the count) instead of coming back row by row, so a run that has nothing to

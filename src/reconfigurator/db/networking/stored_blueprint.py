@@ -140,12 +140,16 @@ def _network(value: Any) -> IpNetwork:
     return network  # type: ignore[no-any-return]
 
 
-def load_blueprint_networking(conn: Connection, blueprint_id: UUID) -> BlueprintNetworking:
-    """What the stored blueprint asks of the tables (three SELECTs)."""
+def load_blueprint_networking(
+    conn: Connection, blueprint_id: UUID, *, transit_ips: bool = True
+) -> BlueprintNetworking:
+    """What the stored blueprint asks of the tables (three SELECTs). With ``transit_ips``
+    false (a database without this project's table of them) its NICs have none."""
     params = {"blueprint_id": blueprint_id}
     transit: dict[UUID, list[IpNetwork]] = {}
-    for row in conn.execute(TRANSIT_QUERY, params):
-        transit.setdefault(row.nic_id, []).append(_network(row.network))
+    if transit_ips:
+        for row in conn.execute(TRANSIT_QUERY, params):
+            transit.setdefault(row.nic_id, []).append(_network(row.network))
     external_ips: list[DesiredExternalIp] = []
     nics: list[DesiredNic] = []
     for row in conn.execute(IN_SERVICE_QUERY, params):

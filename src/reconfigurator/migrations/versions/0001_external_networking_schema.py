@@ -36,7 +36,7 @@ ENUMS: dict[str, tuple[str, ...]] = {
     "bp_execution_outcome": ("running", "completed", "failed"),
 }
 
-# The fixed service IP pool (DESIGN §2); its ranges are added by operators.
+# The fixed service IP pool (docs/design.md#fixed-data); its ranges are added by operators.
 SERVICE_POOL_ID = "001de000-0001-4000-8000-000000000001"
 
 LIVE = sa.text("time_deleted IS NULL")
