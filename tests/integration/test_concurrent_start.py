@@ -72,7 +72,8 @@ def test_eight_commands_at_once_on_a_fresh_data_dir(data_dir: Path) -> None:
     assert sum(f"upgraded (empty) -> {HEAD}" in r.stdout for r in upgrades) == 1
     assert sum(f"already at {HEAD}" in r.stdout for r in upgrades) == len(upgrades) - 1
     for reader in readers:
-        # A reader that ran before the upgrade was told so (exit 2, DESIGN §6), else it ran.
+        # A reader that ran before the upgrade was told so (exit 2, the documented code for
+        # an un-migrated database); any other ran.
         if reader.code == 2:
             assert "recon db upgrade" in reader.stderr, reader.stderr
         else:
