@@ -11,6 +11,7 @@ blueprint), both as attributes and in its message. Two families matter to caller
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from uuid import UUID
 
 
@@ -54,6 +55,35 @@ class DatabaseNotMigrated(DatabaseSetupError):
         )
 
 
+class SchemaLockTimeout(DatabaseSetupError):
+    """Another process held the schema lock (``recon_schema_lock``) for as long as we waited.
+
+    ``holder`` is ``host:pid:tag`` of that process, ``time_acquired`` when it took the lock,
+    ``time_expires`` when its lease runs out unless it renews it (a crashed holder does not).
+    """
+
+    def __init__(
+        self,
+        waited_s: float,
+        holder: str | None,
+        time_acquired: datetime | None,
+        time_expires: datetime | None,
+    ) -> None:
+        self.waited_s = waited_s
+        self.holder = holder
+        self.time_acquired = time_acquired
+        self.time_expires = time_expires
+        since = f" since {time_acquired.isoformat(timespec='seconds')}" if time_acquired else ""
+        until = (
+            f", lease until {time_expires.isoformat(timespec='seconds')}" if time_expires else ""
+        )
+        super().__init__(
+            f"another schema change holds the lock ({holder or 'unknown holder'}{since}{until});"
+            f" gave up after {waited_s:g}s. If that process is gone, its lease runs out on its"
+            " own, or run `recon db unlock`"
+        )
+
+
 class TablesMissing(DatabaseSetupError):
     """The database lacks tables a reader needs (it was not made by this project's migrations
     nor by upstream's DDL, or only in part)."""
@@ -90,6 +120,23 @@ class TransactionRetriesExhausted(ReconError):
         self.attempts = attempts
         self.last_error = last_error
         super().__init__(f"transaction gave up after {attempts} attempts; last error: {last_error}")
+
+
+class CommitOutcomeUnknown(ReconError):
+    """The database could not say whether a transaction committed (SQLSTATE 40003, "result is
+    ambiguous"): its writes may or may not have landed. Never retried blindly; an idempotent
+    caller (the executor's steps) confirms the outcome on its next run.
+
+    ``sqlstate`` and ``detail`` are the database's; the error is chained as ``__cause__``.
+    """
+
+    def __init__(self, sqlstate: str | None, detail: str) -> None:
+        self.sqlstate = sqlstate
+        self.detail = detail
+        super().__init__(
+            f"outcome unknown: the database could not say whether the transaction committed"
+            f" ({sqlstate or 'no SQLSTATE'}: {detail}); the next run will confirm it"
+        )
 
 
 # --- blueprints and targets ------------------------------------------------------------------

@@ -99,7 +99,7 @@ def test_upgrade_sql_offline(url: str) -> None:
     assert result.code == 0, result.stderr
     ddl = result.stdout
     assert "CREATE TYPE ip_kind AS ENUM" in ddl
-    assert "CREATE UNIQUE INDEX ix_external_ip_ip_first_port_live" in ddl
+    assert "CREATE UNIQUE INDEX IF NOT EXISTS ix_external_ip_ip_first_port_live" in ddl
     assert "WHERE time_deleted IS NULL" in ddl
     assert "topsecret" not in ddl + result.stderr
     assert "advisory" not in ddl.lower()

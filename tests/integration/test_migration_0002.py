@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from reconfigurator.db import migrate
 from reconfigurator.db.engine import make_engine
 from reconfigurator.executor import EXTERNAL_NETWORKING_STEP, Executor
-from reconfigurator.testing import DatabaseServer, fresh_database
+from reconfigurator.testing import DatabaseServer
 from tests.db_support import snapshot
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "database_0001.json"
@@ -179,122 +178,6 @@ def test_the_next_execution_writes_nothing(empty_engine: Engine) -> None:
     assert snapshot(empty_engine) == before
 
 
-# --- re-running after a failure part-way ------------------------------------------------------
-
-
-class _Stop(Exception):
-    """Stands for a failure (a crash, a lost connection) before one statement."""
-
-
-def _one_statement_at_a_time(engine: Engine, fail_before: int | None, *, to: str = "0002") -> int:
-    """Migrate to revision ``to`` the way CockroachDB does (each statement commits on its
-    own), failing before statement ``fail_before`` (0-based) if given. Returns the statements
-    sent."""
-    sent = 0
-
-    def count(*_args: Any) -> None:
-        nonlocal sent
-        if fail_before is not None and sent == fail_before:
-            raise _Stop(f"stopped before statement {sent}")
-        sent += 1
-
-    with engine.connect() as conn:
-        autocommit = conn.execution_options(isolation_level="AUTOCOMMIT")
-        event.listen(autocommit, "before_cursor_execute", count)
-        try:
-            config = migrate.alembic_config(connection=autocommit)
-            if to == "0002":
-                command.upgrade(config, to)
-            else:
-                command.downgrade(config, to)
-        finally:
-            event.remove(autocommit, "before_cursor_execute", count)
-    return sent
-
-
-CATALOG_QUERIES = {
-    "columns": (
-        "SELECT table_name, column_name, data_type, is_nullable, column_default"
-        " FROM information_schema.columns WHERE table_schema = current_schema()"
-    ),
-    "constraints": (
-        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(c.oid)"
-        " FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
-        " WHERE n.nspname = current_schema()"
-    ),
-    "indexes": "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()",
-    "views": ("SELECT viewname, definition FROM pg_views WHERE schemaname = current_schema()"),
-    "enums": (
-        "SELECT t.typname, e.enumlabel, e.enumsortorder FROM pg_type t"
-        " JOIN pg_enum e ON e.enumtypid = t.oid"
-        " JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = current_schema()"
-    ),
-}
-DATA_TABLES = (
-    "ip_pool",
-    "ip_pool_range",
-    "external_ip",
-    "network_interface",
-    "service_network_interface",
-    "external_networking_repair",
-    "alembic_version",
-)
-
-
-def _state(engine: Engine) -> dict[str, Any]:
-    """The catalog and the data, with what the revision makes up anew each time (the id and
-    timestamps of the pool it creates) replaced by placeholders."""
-    state: dict[str, Any] = {}
-    with engine.connect() as conn:
-        for name, query in CATALOG_QUERIES.items():
-            state[name] = sorted(tuple(map(str, row)) for row in conn.execute(text(query)))
-        new_pool = conn.execute(
-            text("SELECT id::text FROM ip_pool WHERE name = 'oxide-service-pool-v6'")
-        ).scalar()
-        present = set(
-            conn.execute(
-                text(
-                    "SELECT table_name FROM information_schema.tables"
-                    " WHERE table_schema = current_schema()"
-                )
-            ).scalars()
-        )
-        for table in DATA_TABLES:
-            if table not in present:
-                state[table] = None
-                continue
-            rows = conn.execute(text(f"SELECT to_jsonb(t)::text FROM {table} t")).scalars()
-            normalized = []
-            for row in rows:
-                values = json.loads(row)
-                if table == "ip_pool" and values["id"] in (new_pool, LEGACY_POOL_ID):
-                    values.update(time_created="-", time_modified="-")
-                text_form = json.dumps(values, sort_keys=True)
-                normalized.append(text_form.replace(new_pool or "\0", "<new pool>"))
-            state[table] = sorted(normalized)
-    return state
-
-
-def test_a_rerun_completes_after_a_failure_before_any_statement(
-    db_server: DatabaseServer,
-) -> None:
-    with fresh_database(db_server, migrated=False) as populated:
-        load_0001_database(populated)
-        populated.dispose()
-        with fresh_database_copy(db_server, populated) as reference:
-            total = _one_statement_at_a_time(reference, None)
-            expected = _state(reference)
-            assert migrate.current_revision(reference) == "0002"
-        assert total > 40
-        for stop in range(total):
-            with fresh_database_copy(db_server, populated) as engine:
-                with pytest.raises(_Stop):
-                    _one_statement_at_a_time(engine, stop)
-                assert migrate.current_revision(engine) == "0001", stop
-                _one_statement_at_a_time(engine, None)
-                assert _state(engine) == expected, f"re-run after a failure before {stop}"
-
-
 def test_downgrade_gives_back_revision_0001s_tables_and_one_service_pool(
     upgraded: Engine,
 ) -> None:
@@ -341,26 +224,6 @@ def _as_text_all(engine: Engine, table: str) -> list[Any]:
             )
         ]
         return _as_text(conn, table, columns, "1")
-
-
-def test_a_downgrade_rerun_completes_after_a_failure_before_any_statement(
-    db_server: DatabaseServer,
-) -> None:
-    with fresh_database(db_server, migrated=False) as populated:
-        load_0001_database(populated)
-        migrate.upgrade(populated, "0002")
-        populated.dispose()
-        with fresh_database_copy(db_server, populated) as reference:
-            total = _one_statement_at_a_time(reference, None, to="0001")
-            expected = _state(reference)
-            assert migrate.current_revision(reference) == "0001"
-        for stop in range(total):
-            with fresh_database_copy(db_server, populated) as engine:
-                with pytest.raises(_Stop):
-                    _one_statement_at_a_time(engine, stop, to="0001")
-                assert migrate.current_revision(engine) == "0002", stop
-                _one_statement_at_a_time(engine, None, to="0001")
-                assert _state(engine) == expected, f"re-run after a failure before {stop}"
 
 
 @contextlib.contextmanager

@@ -8,13 +8,22 @@ import typer
 
 from reconfigurator.cli.context import app_context
 from reconfigurator.cli.render import command_group
-from reconfigurator.db import migrate
+from reconfigurator.db import migrate, schema_lock
 from reconfigurator.db.url import masked
 from reconfigurator.errors import DatabaseNotMigrated
 
 app = command_group("Database schema migrations.")
 
 OFFLINE_DEFAULT_URL = "postgresql+psycopg://"
+
+WaitOption = Annotated[
+    float,
+    typer.Option(
+        "--wait",
+        help="Seconds to wait for a schema change another process is making.",
+        min=0,
+    ),
+]
 
 
 @app.command()
@@ -25,35 +34,52 @@ def upgrade(
         typer.Option("--sql", help="Print the DDL for the URL's dialect instead of applying it."),
     ] = False,
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+    wait: WaitOption = schema_lock.DEFAULT_WAIT_S,
 ) -> None:
-    """Migrate the database to the newest schema (or print the DDL with --sql)."""
+    """Migrate the database to the newest schema (or print the DDL with --sql).
+
+    Upgrades started together take turns: one applies the revisions, the others find the
+    database up to date.
+    """
     app_ctx = app_context(ctx)
     if sql:
         url = app_ctx.configured_url() or OFFLINE_DEFAULT_URL
         app_ctx.out.print(migrate.upgrade_sql(url, revision), markup=False, end="")
         return
-    engine = app_ctx.engine()
-    before = migrate.current_revision(engine)
-    migrate.upgrade(engine, revision)
-    after = migrate.current_revision(engine)
-    if before == after:
-        app_ctx.out.print(f"already at {after}; nothing to do")
+    change = migrate.upgrade(app_ctx.engine(), revision, wait_s=wait)
+    if not change.changed:
+        app_ctx.out.print(f"already at {change.after}; nothing to do", markup=False)
     else:
-        app_ctx.out.print(f"upgraded {before or '(empty)'} -> {after}")
+        app_ctx.out.print(f"upgraded {change.before or '(empty)'} -> {change.after}", markup=False)
 
 
 @app.command()
 def downgrade(
     ctx: typer.Context,
     revision: Annotated[str, typer.Argument(help="Revision to go down to; 'base' drops all.")],
+    wait: WaitOption = schema_lock.DEFAULT_WAIT_S,
 ) -> None:
     """Revert the schema down to REVISION."""
     app_ctx = app_context(ctx)
-    engine = app_ctx.engine()
-    before = migrate.current_revision(engine)
-    migrate.downgrade(engine, revision)
-    after = migrate.current_revision(engine)
-    app_ctx.out.print(f"downgraded {before or '(empty)'} -> {after or '(empty)'}")
+    change = migrate.downgrade(app_ctx.engine(), revision, wait_s=wait)
+    app_ctx.out.print(
+        f"downgraded {change.before or '(empty)'} -> {change.after or '(empty)'}", markup=False
+    )
+
+
+@app.command()
+def unlock(ctx: typer.Context) -> None:
+    """Remove the schema lock left by an upgrade that crashed (its lease also runs out)."""
+    app_ctx = app_context(ctx)
+    held = schema_lock.clear(app_ctx.engine())
+    if held is None:
+        app_ctx.out.print("no schema lock was held")
+    else:
+        app_ctx.out.print(
+            f"removed the schema lock of {held.holder}"
+            f" (taken {held.time_acquired.isoformat(timespec='seconds')})",
+            markup=False,
+        )
 
 
 @app.command()

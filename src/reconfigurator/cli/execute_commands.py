@@ -12,12 +12,25 @@ from sqlalchemy.engine import Engine
 from reconfigurator.cli.context import AppContext, app_context
 from reconfigurator.cli.render import BlueprintOption, JsonOption, print_json, print_line
 from reconfigurator.db.blueprint_store import resolve_blueprint_id
-from reconfigurator.db.executions import ExecutionRecord, last_execution
+from reconfigurator.db.executions import DEFAULT_STALE_AFTER_S, ExecutionRecord, last_execution
+from reconfigurator.db.schema import ExecutionOutcome
 from reconfigurator.db.targets import Target, current_target
 from reconfigurator.executor import Executor
 from reconfigurator.networking.policy import MissingRowPolicy
 
 EXIT_FAILED = 1
+STALE_AFTER_ENV = "RECON_STALE_AFTER"
+
+StaleAfterOption = Annotated[
+    float,
+    typer.Option(
+        "--stale-after",
+        envvar=STALE_AFTER_ENV,
+        min=0.001,
+        help="Seconds without a heartbeat after which a running executor run counts as"
+        " interrupted (its process died).",
+    ),
+]
 
 MissingRowsOption = Annotated[
     MissingRowPolicy,
@@ -35,6 +48,7 @@ def execute(
     blueprint: BlueprintOption = None,
     missing_rows: MissingRowsOption = MissingRowPolicy.TREAT_AS_DELETED,
     json_output: JsonOption = False,
+    stale_after: StaleAfterOption = DEFAULT_STALE_AFTER_S,
 ) -> None:
     """Run the executor once against the current target (exit 1 if the run failed)."""
     app_ctx = app_context(ctx)
@@ -43,7 +57,13 @@ def execute(
     if blueprint is not None:
         with engine.connect() as conn:
             blueprint_id = resolve_blueprint_id(conn, blueprint)
-    report = Executor(engine, missing_rows=missing_rows).execute(blueprint_id)
+    executor = Executor(
+        engine,
+        missing_rows=missing_rows,
+        stale_after_s=stale_after,
+        heartbeat_interval_s=min(5.0, stale_after / 3),
+    )
+    report = executor.execute(blueprint_id)
     data = report.to_json()
     if json_output:
         print_json(app_ctx.out, data)
@@ -101,17 +121,29 @@ def _when(value: datetime | None) -> str:
     return value.isoformat(timespec="seconds") if value is not None else "-"
 
 
-def status(ctx: typer.Context, json_output: JsonOption = False) -> None:
+def status(
+    ctx: typer.Context,
+    json_output: JsonOption = False,
+    stale_after: StaleAfterOption = DEFAULT_STALE_AFTER_S,
+) -> None:
     """Show the target and the last executor run, like the upstream background-task status."""
     app_ctx = app_context(ctx)
-    show_status(app_ctx.out, app_ctx.migrated_engine(), json_output=json_output)
+    show_status(
+        app_ctx.out, app_ctx.migrated_engine(), json_output=json_output, stale_after_s=stale_after
+    )
 
 
-def show_status(out: Console, engine: Engine, *, json_output: bool = False) -> None:
+def show_status(
+    out: Console,
+    engine: Engine,
+    *,
+    json_output: bool = False,
+    stale_after_s: float = DEFAULT_STALE_AFTER_S,
+) -> None:
     """Render the status of the target and the last executor run."""
     with engine.connect() as conn:
         target = current_target(conn)
-        last = last_execution(conn)
+        last = last_execution(conn, stale_after_s)
     if json_output:
         print_json(out, status_json(target, last))
         return
@@ -127,11 +159,17 @@ def show_status(out: Console, engine: Engine, *, json_output: bool = False) -> N
     if last is None:
         out.print("last run:         never")
         return
-    took = (
-        f", took {(last.time_finished - last.time_started).total_seconds():.3f}s"
-        if last.time_finished is not None
-        else " (still running or interrupted)"
-    )
+    _render_last_run(out, last)
+
+
+def _render_last_run(out: Console, last: ExecutionRecord) -> None:
+    """The last run: when, how it ended, and what it found."""
+    if last.time_finished is not None:
+        took = f", took {(last.time_finished - last.time_started).total_seconds():.3f}s"
+    elif last.outcome is ExecutionOutcome.INTERRUPTED:
+        took = " (interrupted)"
+    else:
+        took = " (still running)"
     out.print(f"last run:         {_when(last.time_started)}{took}", markup=False)
     out.print(f"last blueprint:   {last.blueprint_id}", markup=False)
     report = last.report or {}
@@ -139,14 +177,33 @@ def show_status(out: Console, engine: Engine, *, json_output: bool = False) -> N
     total = len(steps)
     if last.failed_step is not None:
         index = next((i for i, s in enumerate(steps) if s["name"] == last.failed_step), 0)
+        unknown = report.get("error_kind") == "CommitOutcomeUnknown"
+        how = "outcome unknown" if unknown else "failed"
         out.print(
-            f"status:           failed at: {last.failed_step} (step {index + 1}/{total})",
+            f"status:           {how} at: {last.failed_step} (step {index + 1}/{total})",
             markup=False,
         )
         _render_error_chain(out, report.get("error_chain") or [last.error or "?"])
+        if unknown:
+            out.print(
+                "note:             the step's changes may or may not have been committed;"
+                " the next run will confirm them (the step is idempotent)"
+            )
         return
-    if last.outcome.value == "running":
-        out.print("status:           running (or interrupted)")
+    if last.outcome is ExecutionOutcome.RUNNING:
+        out.print(f"status:           running (heartbeat {_when(last.time_heartbeat)})")
+        return
+    if last.outcome is ExecutionOutcome.INTERRUPTED:
+        marked = (
+            f", marked {_when(last.time_interrupted)}"
+            if last.time_interrupted is not None
+            else ", not yet marked"
+        )
+        out.print(
+            f"status:           interrupted (no heartbeat since {_when(last.time_heartbeat)}"
+            f"{marked}); the next run will redo its work",
+            markup=False,
+        )
         return
     out.print(f"status:           completed ({total} step{'s' if total != 1 else ''})")
     repairs = sum(len(s.get("repairs", [])) for s in steps)
@@ -187,6 +244,8 @@ def status_json(target: Target | None, last: ExecutionRecord | None) -> dict[str
             "failed_step": last.failed_step,
             "error": last.error,
             "report": last.report,
+            "time_heartbeat": _when(last.time_heartbeat),
+            "time_interrupted": _when(last.time_interrupted),
         },
     }
 

@@ -123,3 +123,38 @@ def create_check(table: str, name: str, condition: str) -> None:
 def drop_constraint(table: str, name: str) -> None:
     """``ALTER TABLE ... DROP CONSTRAINT IF EXISTS``."""
     op.drop_constraint(name, table, if_exists=True)
+
+
+def enum_labels(name: str) -> list[str]:
+    """The labels of enum type ``name`` in order (empty when there is no such type)."""
+    rows = op.get_bind().execute(
+        sa.text(
+            "SELECT e.enumlabel FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid"
+            " JOIN pg_namespace n ON n.oid = t.typnamespace"
+            " WHERE t.typname = :name AND n.nspname = current_schema() ORDER BY e.enumsortorder"
+        ),
+        {"name": name},
+    )
+    return [str(label) for label in rows.scalars()]
+
+
+def add_enum_value(name: str, value: str) -> None:
+    """``ALTER TYPE ... ADD VALUE IF NOT EXISTS`` (PostgreSQL ≥ 12 and CockroachDB accept it
+    inside a transaction; the value cannot be used before that transaction commits)."""
+    op.execute(f"ALTER TYPE {name} ADD VALUE IF NOT EXISTS '{value}'")
+
+
+def column_type_name(table: str, column: str) -> str | None:
+    """The type name of ``table.column`` (an enum's own name), or ``None`` without it."""
+    found = _scalar(
+        "SELECT udt_name FROM information_schema.columns WHERE table_name = :table"
+        " AND column_name = :column AND table_schema = current_schema()",
+        table=table,
+        column=column,
+    )
+    return None if found is None else str(found)
+
+
+def is_cockroachdb() -> bool:
+    """Whether the revision runs on (or is rendered for) CockroachDB."""
+    return op.get_context().dialect.name == "cockroachdb"

@@ -3,13 +3,21 @@
 The server's data lives in ``<data dir>/pgdata`` and it keeps running after the process that
 started it exits, so later commands reuse it. Connections go over a Unix socket; no TCP port
 is opened.
+
+Any number of processes may start on one data dir at once: creating the server and its
+database is done under an exclusive lock on ``<data dir>/recon.lock`` (``flock``), so one
+process creates them and the others wait, then find them there.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
+import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -19,6 +27,9 @@ from reconfigurator.errors import ConfigurationError
 
 DATA_DIR_ENV: Final = "RECON_DATA_DIR"
 DATABASE_NAME: Final = "reconfigurator"
+LOCK_FILE_NAME: Final = "recon.lock"
+#: How long a process waits for another one to finish setting up the data dir.
+DATA_DIR_LOCK_TIMEOUT_S: Final = 300.0
 
 _log = logging.getLogger(__name__)
 
@@ -46,21 +57,60 @@ class EmbeddedPostgres:
         self.data_dir = data_dir.expanduser().resolve()
         self.persistent = persistent
         self._server: Any = None
+        self._lock_depth = 0
 
     @property
     def pgdata(self) -> Path:
         return self.data_dir / "pgdata"
 
+    @contextlib.contextmanager
+    def exclusive(self, timeout_s: float = DATA_DIR_LOCK_TIMEOUT_S) -> Iterator[None]:
+        """Hold the data dir's lock (re-entrant within this handle; other processes wait).
+
+        Raises :class:`ConfigurationError` when another process holds it for ``timeout_s``.
+        """
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            handle = (self.data_dir / LOCK_FILE_NAME).open("a")
+        except OSError as exc:
+            raise ConfigurationError(f"cannot create data dir {self.data_dir}: {exc}") from None
+        with handle:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise ConfigurationError(
+                            f"data dir {self.data_dir} is being set up by another process"
+                            f" (its lock {LOCK_FILE_NAME} is held after {timeout_s:.0f}s)"
+                        ) from None
+                    time.sleep(0.05)
+            self._lock_depth = 1
+            try:
+                yield
+            finally:
+                self._lock_depth = 0
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
     def start(self) -> None:
         """Start the server unless it already runs (in this or another process)."""
+        with self.exclusive():
+            self._start()
+
+    def _start(self) -> None:
         if self._server is not None:
             with self._server._lock:
                 self._server.ensure_postgres_running()
             return
-        try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigurationError(f"cannot create data dir {self.data_dir}: {exc}") from None
         _log.info("starting embedded PostgreSQL", extra={"pgdata": str(self.pgdata)})
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset; its fallback is fine here.

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
 
 from reconfigurator.db.embedded import DATABASE_NAME, EmbeddedPostgres, default_data_dir
@@ -36,10 +36,15 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
 
 
 def embedded_database_url(data_dir: Path | None = None) -> URL:
-    """Start (or reuse) the embedded server and make sure its database exists."""
+    """Start (or reuse) the embedded server and make sure its database exists.
+
+    Safe when several processes do it at once on one data dir: they take turns (see
+    :meth:`EmbeddedPostgres.exclusive`), so one creates the server and the database.
+    """
     server = EmbeddedPostgres(data_dir or default_data_dir())
-    ensure_database(server.server_url(), DATABASE_NAME)
-    return server.server_url(DATABASE_NAME)
+    with server.exclusive():
+        ensure_database(server.server_url(), DATABASE_NAME)
+        return server.server_url(DATABASE_NAME)
 
 
 def ensure_database(server_url: URL, name: str) -> None:
@@ -52,6 +57,10 @@ def ensure_database(server_url: URL, name: str) -> None:
             ).scalar()
             if not exists:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except (IntegrityError, ProgrammingError) as exc:
+        # Created meanwhile by a client that does not take the data dir's lock.
+        if sqlstate_of(exc) not in {"23505", "42P04"}:
+            raise DatabaseUnavailable(masked(server_url), first_line(exc)) from None
     except OperationalError as exc:
         raise DatabaseUnavailable(masked(server_url), first_line(exc)) from None
     finally:
@@ -65,6 +74,13 @@ def check_connection(engine: Engine) -> None:
             conn.execute(text("SELECT 1"))
     except (OperationalError, DBAPIError) as exc:
         raise DatabaseUnavailable(masked(engine.url), first_line(exc)) from None
+
+
+def sqlstate_of(exc: BaseException) -> str | None:
+    """The SQLSTATE of a driver error wrapped by SQLAlchemy, if there is one."""
+    original = getattr(exc, "orig", exc)
+    state = getattr(original, "sqlstate", None)
+    return state if isinstance(state, str) else None
 
 
 def first_line(exc: BaseException) -> str:

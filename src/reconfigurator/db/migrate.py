@@ -1,8 +1,14 @@
-"""Schema migrations (Alembic revisions shipped inside the package)."""
+"""Schema migrations (Alembic revisions shipped inside the package).
+
+:func:`upgrade` and :func:`downgrade` hold the schema lock (:mod:`.schema_lock`) while they
+run, so processes started together take turns: the first applies each revision, the others
+then find the database there already.
+"""
 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Final
@@ -14,6 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from reconfigurator.db import schema_lock
 from reconfigurator.db.engine import first_line
 from reconfigurator.db.url import is_cockroachdb, masked, normalize_url
 from reconfigurator.errors import DatabaseNotMigrated, DatabaseUnavailable, InputError
@@ -104,14 +111,48 @@ def _dispatch(config: Config, action: str, revision: str) -> None:
         command.downgrade(config, revision)
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply revisions up to ``revision``. A database already there is left as it is."""
-    _run_online(engine, "upgrade", _check_revision(revision))
+@dataclass(frozen=True, slots=True)
+class SchemaChange:
+    """The revision before and after an upgrade or downgrade (``None``: no schema)."""
+
+    before: str | None
+    after: str | None
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
 
 
-def downgrade(engine: Engine, revision: str) -> None:
-    """Revert revisions down to ``revision`` (``base`` removes the whole schema)."""
-    _run_online(engine, "downgrade", _check_revision(revision))
+def _locked(engine: Engine, action: str, revision: str, wait_s: float) -> SchemaChange:
+    target = _check_revision(revision)
+    try:
+        with schema_lock.schema_lock(engine, wait_s=wait_s):
+            before = current_revision(engine)
+            _run_online(engine, action, target)
+            return SchemaChange(before, current_revision(engine))
+    except OperationalError as exc:
+        if exc.connection_invalidated or _is_connect_error(exc):
+            raise DatabaseUnavailable(masked(engine.url), first_line(exc)) from None
+        raise
+
+
+def upgrade(
+    engine: Engine, revision: str = "head", *, wait_s: float = schema_lock.DEFAULT_WAIT_S
+) -> SchemaChange:
+    """Apply revisions up to ``revision``. A database already there is left as it is.
+
+    Waits up to ``wait_s`` for a schema change another process is making
+    (:class:`~reconfigurator.errors.SchemaLockTimeout` after that).
+    """
+    return _locked(engine, "upgrade", revision, wait_s)
+
+
+def downgrade(
+    engine: Engine, revision: str, *, wait_s: float = schema_lock.DEFAULT_WAIT_S
+) -> SchemaChange:
+    """Revert revisions down to ``revision`` (``base`` removes the whole schema; the empty
+    lock table stays)."""
+    return _locked(engine, "downgrade", revision, wait_s)
 
 
 def upgrade_sql(url: str | URL, revision: str = "head", start: str | None = None) -> str:

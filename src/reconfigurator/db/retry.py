@@ -2,8 +2,12 @@
 
 Only conflicts that the database asks the client to retry are retried: serialization
 failures (SQLSTATE 40001, which CockroachDB also uses for "restart transaction"), deadlocks
-(40P01), and errors whose message asks to restart the transaction. Anything else is raised at
-once. Backoff is exponential with full jitter and a cap; the number of attempts is bounded.
+(40P01), and errors whose message asks to restart the transaction. An ambiguous commit
+(SQLSTATE 40003, or CockroachDB's "result is ambiguous") is never retried, whatever else its
+message says: the transaction may have committed, so it is raised as
+:class:`~reconfigurator.errors.CommitOutcomeUnknown` for the caller to confirm. Anything else
+is raised at once. Backoff is exponential with full jitter and a cap; the number of
+attempts is bounded.
 """
 
 from __future__ import annotations
@@ -18,11 +22,24 @@ from typing import Final, TypeVar
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from reconfigurator.errors import TransactionRetriesExhausted
+from reconfigurator.db.engine import sqlstate_of
+from reconfigurator.errors import CommitOutcomeUnknown, TransactionRetriesExhausted
 
 T = TypeVar("T")
 
 RETRYABLE_SQLSTATES: Final = frozenset({"40001", "40P01"})
+#: ``statement_completion_unknown``: CockroachDB's ambiguous commit.
+AMBIGUOUS_SQLSTATE: Final = "40003"
+AMBIGUOUS_MESSAGE: Final = "result is ambiguous"
+
+__all__ = [
+    "DEFAULT_RETRY_POLICY",
+    "RetryPolicy",
+    "is_ambiguous",
+    "is_retryable",
+    "run_transaction",
+    "sqlstate_of",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -50,16 +67,17 @@ class RetryPolicy:
 DEFAULT_RETRY_POLICY: Final = RetryPolicy()
 
 
-def sqlstate_of(exc: BaseException) -> str | None:
-    """The SQLSTATE of a driver error wrapped by SQLAlchemy, if there is one."""
-    original = getattr(exc, "orig", exc)
-    state = getattr(original, "sqlstate", None)
-    return state if isinstance(state, str) else None
+def is_ambiguous(exc: BaseException) -> bool:
+    """Whether the database could not tell if the transaction committed."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    return sqlstate_of(exc) == AMBIGUOUS_SQLSTATE or AMBIGUOUS_MESSAGE in str(exc.orig).lower()
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Whether the database asked for this transaction to be retried."""
-    if not isinstance(exc, DBAPIError):
+    """Whether the database asked for this transaction to be retried (never when the commit's
+    outcome is unknown, even if the message also says "restart transaction")."""
+    if not isinstance(exc, DBAPIError) or is_ambiguous(exc):
         return False
     if sqlstate_of(exc) in RETRYABLE_SQLSTATES:
         return True
@@ -82,7 +100,9 @@ def run_transaction(
     committed) is returned. ``on_retry(attempt, error)`` is called before each retry.
 
     Raises :class:`TransactionRetriesExhausted` (chained to the last error) when every
-    attempt hit a retryable conflict; any other error propagates unchanged.
+    attempt hit a retryable conflict, :class:`CommitOutcomeUnknown` (chained to the driver's
+    error, never retried) when the commit's outcome is ambiguous; any other error propagates
+    unchanged.
     """
     jitter = rng or random.Random()
     for attempt in range(1, policy.max_attempts + 1):
@@ -93,6 +113,8 @@ def run_transaction(
                     result = body(conn)
             return result
         except DBAPIError as exc:
+            if is_ambiguous(exc):
+                raise CommitOutcomeUnknown(sqlstate_of(exc), _brief(exc)) from exc
             if not is_retryable(exc):
                 raise
             if attempt == policy.max_attempts:

@@ -119,6 +119,8 @@ class ExecutionOutcome(enum.StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
+    #: The run stopped without recording its end (its process died): found by its heartbeat.
+    INTERRUPTED = "interrupted"
 
 
 class BpZoneType(enum.StrEnum):
@@ -590,8 +592,27 @@ class BpExecution(Base):
     failed_step: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     report: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    #: Renewed by the running executor every few seconds (``NULL`` for runs of revision 0003).
+    time_heartbeat: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ)
+    #: When the run was found to have stopped without recording its end.
+    time_interrupted: Mapped[datetime | None] = mapped_column(TIMESTAMPTZ)
 
     __table_args__ = (Index("ix_bp_execution_time_started", "time_started"),)
+
+
+class SchemaLock(Base):
+    """Who is changing the schema (``recon db upgrade``/``downgrade``): at most one row.
+
+    Created by :mod:`reconfigurator.db.schema_lock` before any revision runs (it must exist
+    before the first one), not by a revision; a crashed holder's row expires.
+    """
+
+    __tablename__ = "recon_schema_lock"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    holder: Mapped[str] = mapped_column(Text)
+    time_acquired: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
+    time_expires: Mapped[datetime] = mapped_column(TIMESTAMPTZ)
 
 
 metadata: Final = Base.metadata
@@ -643,3 +664,4 @@ bp_target_table: Final = _table(BpTarget)
 sled_table: Final = _table(Sled)
 physical_disk_table: Final = _table(PhysicalDisk)
 bp_execution_table: Final = _table(BpExecution)
+schema_lock_table: Final = _table(SchemaLock)

@@ -9,7 +9,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from reconfigurator.errors import Conflict, ExternalNetworkingConflict, RecordNotFound
+from reconfigurator.errors import (
+    CommitOutcomeUnknown,
+    Conflict,
+    ExternalNetworkingConflict,
+    RecordNotFound,
+)
 
 
 class StepOutcome(enum.StrEnum):
@@ -73,6 +78,11 @@ class ExecutionReport:
         """Whether no fatal step failed."""
         return self.failed_step is None
 
+    @property
+    def outcome_unknown(self) -> bool:
+        """Whether a step's commit may or may not have landed (the next run confirms it)."""
+        return isinstance(self.exception, CommitOutcomeUnknown)
+
     def step(self, name: str) -> StepReport:
         """The report of the step called ``name``; raises ``KeyError``."""
         for report in self.steps:
@@ -94,6 +104,7 @@ class ExecutionReport:
             "error_kind": type(self.exception).__name__ if self.exception else None,
             "error_chain": list(self.error_chain),
             "warnings": list(self.warnings),
+            "outcome_unknown": self.outcome_unknown,
         }
 
 

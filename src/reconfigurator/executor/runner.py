@@ -7,6 +7,7 @@ step runs. Control-plane code adds its own later steps with :meth:`Executor.add_
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -20,7 +21,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from reconfigurator.blueprint.model import Blueprint
 from reconfigurator.db.blueprint_store import blueprint_exists, get_blueprint_and_target_history
-from reconfigurator.db.executions import record_finish, record_start
+from reconfigurator.db.executions import (
+    DEFAULT_HEARTBEAT_INTERVAL_S,
+    DEFAULT_STALE_AFTER_S,
+    beat,
+    record_finish,
+    record_start,
+)
 from reconfigurator.db.retry import DEFAULT_RETRY_POLICY, RetryPolicy, run_transaction
 from reconfigurator.db.schema import ExecutionOutcome
 from reconfigurator.db.targets import current_target
@@ -45,17 +52,30 @@ BLUEPRINT_CACHE_SIZE = 2
 
 @dataclass
 class Executor:
-    """Realizes a blueprint. Reusable: each :meth:`execute` call is one recorded run."""
+    """Realizes a blueprint. Reusable: each :meth:`execute` call is one recorded run.
+
+    While a run goes on, a thread renews its ``bp_execution`` heartbeat every
+    ``heartbeat_interval_s``; a run starting marks ``interrupted`` every ``running`` run
+    without a heartbeat for ``stale_after_s`` (its process died).
+    """
 
     engine: Engine
     missing_rows: MissingRowPolicy = MissingRowPolicy.TREAT_AS_DELETED
     retry_policy: RetryPolicy = DEFAULT_RETRY_POLICY
+    heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S
+    stale_after_s: float = DEFAULT_STALE_AFTER_S
     external_networking: EnsureExternalNetworking = field(default_factory=EnsureExternalNetworking)
     _extra_steps: list[Step] = field(default_factory=list)
     #: Parsed blueprints that have been targets (immutable from then on), newest last.
     _blueprints: OrderedDict[UUID, Blueprint] = field(default_factory=OrderedDict)
     #: Blueprints found to exist (a blueprint is deleted only if it never was a target).
     _known: set[UUID] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.heartbeat_interval_s < self.stale_after_s:
+            raise ValueError(
+                "need 0 < heartbeat_interval_s < stale_after_s (a live run must not look dead)"
+            )
 
     def add_step(self, name: str, run: StepFunction, *, fatal: bool = False) -> None:
         """Append a step after the built-in ones. ``run(ctx)`` returns report details
@@ -131,7 +151,10 @@ class Executor:
                 log,
                 self.load_blueprint,
             )
-            with _recorded(self.engine, report, self.retry_policy):
+            with (
+                _recorded(self.engine, report, self.retry_policy),
+                _heartbeat(self.engine, execution_id, self.heartbeat_interval_s),
+            ):
                 self._run_steps(ctx, report)
             log.log(
                 logging.INFO if report.succeeded else logging.WARNING,
@@ -147,7 +170,15 @@ class Executor:
         if blueprint_id not in self._known and not blueprint_exists(conn, blueprint_id):
             raise BlueprintNotFound(blueprint_id)
         self._known.add(blueprint_id)
-        return record_start(conn, execution_id, blueprint_id)
+        started, interrupted = record_start(
+            conn, execution_id, blueprint_id, stale_after_s=self.stale_after_s
+        )
+        for earlier in interrupted:
+            _log.warning(
+                "an earlier run stopped without recording its end; marked interrupted",
+                extra={"interrupted_execution_id": str(earlier)},
+            )
+        return started
 
     def _run_steps(self, ctx: StepContext, report: ExecutionReport) -> None:
         steps = self.steps
@@ -179,6 +210,28 @@ class Executor:
             report.steps.append(
                 StepReport(step.name, StepOutcome.COMPLETED, time.perf_counter() - began, details)
             )
+
+
+@contextmanager
+def _heartbeat(engine: Engine, execution_id: UUID, interval_s: float) -> Iterator[None]:
+    """Renew the run's heartbeat every ``interval_s`` from a thread while the block runs."""
+    stopped = threading.Event()
+
+    def renew() -> None:
+        while not stopped.wait(interval_s):
+            try:
+                with engine.begin() as conn:
+                    beat(conn, execution_id)
+            except Exception as exc:  # the steps report database trouble themselves
+                _log.warning("could not renew the run's heartbeat", extra={"error": str(exc)})
+
+    thread = threading.Thread(target=renew, name=f"recon-heartbeat-{execution_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stopped.set()
+        thread.join()
 
 
 @contextmanager

@@ -5,7 +5,9 @@ Revises:
 Create Date: 2026-11-23
 
 Valid on PostgreSQL and CockroachDB: enums are created with ``CREATE TYPE``, uniqueness over
-live rows uses partial unique indexes, and nothing relies on transactional DDL.
+live rows uses partial unique indexes, and nothing relies on transactional DDL: every
+statement is guarded (``reconfigurator.db.ddl``) or idempotent, so the revision completes when
+run again after a failure part-way (CockroachDB commits each DDL statement on its own).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from reconfigurator.db import ddl
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -53,15 +57,14 @@ def _timestamps(*, deletable: bool = True) -> list[sa.Column[object]]:
 
 
 def _live_unique(name: str, table: str, columns: list[str]) -> None:
-    op.create_index(name, table, columns, unique=True, postgresql_where=LIVE)
+    ddl.create_index(name, table, columns, unique=True, where=str(LIVE))
 
 
 def upgrade() -> None:
     for name, values in ENUMS.items():
-        labels = ", ".join(f"'{value}'" for value in values)
-        op.execute(f"CREATE TYPE {name} AS ENUM ({labels})")
+        ddl.create_enum(name, values)
 
-    op.create_table(
+    ddl.create_table(
         "ip_pool",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(63), nullable=False),
@@ -72,7 +75,7 @@ def upgrade() -> None:
     )
     _live_unique("ix_ip_pool_name_live", "ip_pool", ["name"])
 
-    op.create_table(
+    ddl.create_table(
         "ip_pool_range",
         sa.Column("id", sa.Uuid(), nullable=False),
         *_timestamps(),
@@ -90,11 +93,11 @@ def upgrade() -> None:
     )
     _live_unique("ix_ip_pool_range_first_address_live", "ip_pool_range", ["first_address"])
     _live_unique("ix_ip_pool_range_last_address_live", "ip_pool_range", ["last_address"])
-    op.create_index(
-        "ix_ip_pool_range_ip_pool_id_live", "ip_pool_range", ["ip_pool_id"], postgresql_where=LIVE
+    ddl.create_index(
+        "ix_ip_pool_range_ip_pool_id_live", "ip_pool_range", ["ip_pool_id"], where=str(LIVE)
     )
 
-    op.create_table(
+    ddl.create_table(
         "external_ip",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(63), nullable=True),
@@ -136,7 +139,7 @@ def upgrade() -> None:
     _live_unique("ix_external_ip_ip_first_port_live", "external_ip", ["ip", "first_port"])
     _live_unique("ix_external_ip_parent_id_id_live", "external_ip", ["parent_id", "id"])
 
-    op.create_table(
+    ddl.create_table(
         "service_network_interface",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(63), nullable=False),
@@ -172,7 +175,7 @@ def upgrade() -> None:
     _live_unique(f"ix_{nic}_service_id_slot_live", nic, ["service_id", "slot"])
     _live_unique(f"ix_{nic}_service_id_name_live", nic, ["service_id", "name"])
 
-    op.create_table(
+    ddl.create_table(
         "blueprint",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("parent_blueprint_id", sa.Uuid(), nullable=True),
@@ -182,9 +185,9 @@ def upgrade() -> None:
         sa.Column("document", postgresql.JSONB(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_blueprint"),
     )
-    op.create_index("ix_blueprint_time_created", "blueprint", ["time_created"])
+    ddl.create_index("ix_blueprint_time_created", "blueprint", ["time_created"])
 
-    op.create_table(
+    ddl.create_table(
         "bp_target",
         sa.Column("version", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("blueprint_id", sa.Uuid(), nullable=False),
@@ -197,7 +200,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("version", name="pk_bp_target"),
     )
 
-    op.create_table(
+    ddl.create_table(
         "sled",
         sa.Column("id", sa.Uuid(), nullable=False),
         *_timestamps(deletable=False),
@@ -206,7 +209,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_sled"),
     )
 
-    op.create_table(
+    ddl.create_table(
         "physical_disk",
         sa.Column("id", sa.Uuid(), nullable=False),
         *_timestamps(deletable=False),
@@ -217,10 +220,10 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["sled_id"], ["sled.id"], name="fk_physical_disk_sled_id_sled"),
         sa.PrimaryKeyConstraint("id", name="pk_physical_disk"),
     )
-    op.create_index("ix_physical_disk_pool_id", "physical_disk", ["pool_id"], unique=True)
-    op.create_index("ix_physical_disk_sled_id", "physical_disk", ["sled_id"])
+    ddl.create_index("ix_physical_disk_pool_id", "physical_disk", ["pool_id"], unique=True)
+    ddl.create_index("ix_physical_disk_sled_id", "physical_disk", ["sled_id"])
 
-    op.create_table(
+    ddl.create_table(
         "bp_execution",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("blueprint_id", sa.Uuid(), nullable=False),
@@ -232,12 +235,13 @@ def upgrade() -> None:
         sa.Column("report", postgresql.JSONB(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_bp_execution"),
     )
-    op.create_index("ix_bp_execution_time_started", "bp_execution", ["time_started"])
+    ddl.create_index("ix_bp_execution_time_started", "bp_execution", ["time_started"])
 
     op.execute(
         "INSERT INTO ip_pool (id, name, description, time_created, time_modified, assignment)"
         f" VALUES ('{SERVICE_POOL_ID}', 'oxide-service-pool',"
         " 'IP pool for the rack''s system services', now(), now(), 'system_services')"
+        " ON CONFLICT (id) DO NOTHING"
     )
 
 
@@ -253,6 +257,6 @@ def downgrade() -> None:
         "ip_pool_range",
         "ip_pool",
     ):
-        op.drop_table(table)
+        ddl.drop_table(table)
     for name in reversed(ENUMS):
-        op.execute(f"DROP TYPE {name}")
+        ddl.drop_enum(name)
