@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import random
+import re
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_network
 from pathlib import Path
@@ -732,16 +733,23 @@ def test_any_edit_either_converts_or_is_refused_with_a_path(
         assert _leads_into(document, refused.path), refused.path
 
 
+#: One step of a path: ``.key`` (or ``key`` first), ``[3]``, or a quoted key ``["a.b"]``.
+_PATH_STEP = re.compile(r'\.?([A-Za-z0-9_-]+)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]')
+
+
 def _leads_into(document: Any, path: str) -> bool:
     """Whether every step of ``path`` but the last exists in ``document`` (the last may be a
     missing key)."""
     if path == "$":
         return True
     steps: list[str | int] = []
-    for part in path.split("."):
-        name, *indexes = part.split("[")
-        steps.append(name)
-        steps.extend(int(index.rstrip("]")) for index in indexes)
+    rest = path.removeprefix("$")
+    while rest:
+        match = _PATH_STEP.match(rest)
+        assert match is not None, f"not a path: {path!r} (at {rest!r})"
+        name, index, quoted = match.groups()
+        steps.append(name if name is not None else int(index) if index else json.loads(quoted))
+        rest = rest[match.end() :]
     node = document
     for step in steps[:-1]:
         in_list = isinstance(step, int) and isinstance(node, list) and step < len(node)

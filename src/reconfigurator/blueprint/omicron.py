@@ -24,6 +24,7 @@ run here: callers run it as for any parsed blueprint. Pure: no database, no I/O.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from ipaddress import ip_address, ip_network
 from typing import Any, Final
@@ -175,7 +176,13 @@ def _refuse_constant(name: str) -> object:
 # --- JSON paths --------------------------------------------------------------------------------
 
 
+#: A key written as is in a path; any other is written quoted, in brackets (``["a.b"]``).
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _key(path: str, key: str) -> str:
+    if not _PLAIN_KEY.fullmatch(key):
+        return f"{path}[{json.dumps(key)}]"
     return key if path == ROOT_PATH else f"{path}.{key}"
 
 
