@@ -10,14 +10,22 @@ test asks for.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy.engine import Engine
 
 from reconfigurator.db.embedded import EmbeddedPostgres
 from reconfigurator.testing import DatabaseServer, cockroachdb_server, fresh_database
+
+# Property tests draw the same examples on every run (a red run can be re-run as it was);
+# HYPOTHESIS_PROFILE=explore draws new ones each time, to look for more.
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(autouse=True)
