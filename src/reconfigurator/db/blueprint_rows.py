@@ -132,31 +132,43 @@ def _zone_rows(blueprint: Blueprint) -> Iterator[Row]:
             zone_type = zone.zone_type
             disposition = zone.disposition
             if isinstance(disposition, ExpungedDisposition):
-                state: Row = (EXPUNGED, disposition.as_of_generation, disposition.ready_for_cleanup)
-            else:
-                state = (IN_SERVICE, None, False)
-            if not isinstance(zone_type, _NETWORKED):
-                yield (bp, sled_id, zone.id, zone_type.kind, zone.filesystem_pool, *state, *_NONE6)
-                continue
-            external = zone_type.external_ip
-            if isinstance(external, SnatExternalIp):
-                external_columns: Row = (
-                    None,
-                    external.ip,
-                    external.first_port,
-                    external.last_port,
+                state, as_of, ready = (
+                    EXPUNGED,
+                    disposition.as_of_generation,
+                    disposition.ready_for_cleanup,
                 )
             else:
-                external_columns = (external.ip, None, None, None)
+                state, as_of, ready = IN_SERVICE, None, False
+            kind = zone_type.kind
+            if not isinstance(zone_type, _NETWORKED):
+                yield (
+                    bp,
+                    sled_id,
+                    zone.id,
+                    kind,
+                    zone.filesystem_pool,
+                    state,
+                    as_of,
+                    ready,
+                    *_NONE6,
+                )
+                continue
+            external = zone_type.external_ip
+            snat = isinstance(external, SnatExternalIp)
             yield (
                 bp,
                 sled_id,
                 zone.id,
-                zone_type.kind,
+                kind,
                 zone.filesystem_pool,
-                *state,
+                state,
+                as_of,
+                ready,
                 external.id,
-                *external_columns,
+                None if snat else external.ip,
+                external.ip if snat else None,
+                external.first_port if snat else None,
+                external.last_port if snat else None,
                 zone_type.nic.id,
             )
 
@@ -170,23 +182,10 @@ def _mac_int(mac: str) -> int:
     return int(mac.replace(":", ""), 16)
 
 
-def _nics(blueprint: Blueprint) -> Iterator[ServiceNic]:
-    """Each NIC of the blueprint once (in zone order)."""
-    seen: set[UUID] = set()
-    for zone in blueprint.all_zones():
-        zone_type = zone.zone_type
-        if isinstance(zone_type, _NETWORKED):
-            nic = zone_type.nic
-            if nic.id not in seen:
-                seen.add(nic.id)
-                yield nic
-
-
-def _nic_rows(blueprint: Blueprint) -> Iterator[Row]:
-    bp = blueprint.id
-    for nic in _nics(blueprint):
+def _nic_rows(blueprint_id: UUID, nics: list[ServiceNic]) -> Iterator[Row]:
+    for nic in nics:
         yield (
-            bp,
+            blueprint_id,
             nic.id,
             nic.name,
             nic.ip,
@@ -200,47 +199,51 @@ def _nic_rows(blueprint: Blueprint) -> Iterator[Row]:
         )
 
 
-def _transit_rows(blueprint: Blueprint) -> Iterator[Row]:
-    bp = blueprint.id
-    for nic in _nics(blueprint):
-        for position, network in enumerate(nic.transit_ips):
-            yield bp, nic.id, position, network
+def _transit_rows(blueprint_id: UUID, nics: list[ServiceNic]) -> Iterator[Row]:
+    for nic in nics:
+        if nic.transit_ips:
+            for position, network in enumerate(nic.transit_ips):
+                yield blueprint_id, nic.id, position, network
 
 
-def check_storable(blueprint: Blueprint) -> None:
-    """Refuse a blueprint whose zones record one NIC id with different NICs: a NIC row is
-    stored once per blueprint (upstream's key), so the second could not be stored. Raises
-    :class:`BlueprintNotStorable` naming both zones."""
+def storable_nics(blueprint: Blueprint) -> list[ServiceNic]:
+    """Each NIC of the blueprint once, in zone order. Refuses a blueprint whose zones record
+    one NIC id with different NICs: a NIC row is stored once per blueprint (upstream's key),
+    so the second could not be stored; :class:`BlueprintNotStorable` names both zones."""
     owners: dict[UUID, BlueprintZone] = {}
+    nics: list[ServiceNic] = []
     for zone in blueprint.all_zones():
         zone_type = zone.zone_type
         if not isinstance(zone_type, _NETWORKED):
             continue
         nic = zone_type.nic
         first = owners.setdefault(nic.id, zone)
-        if first is not zone and first.nic != nic:
+        if first is zone:
+            nics.append(nic)
+        elif first.nic != nic:
             raise BlueprintNotStorable(
                 blueprint.id,
                 f"zones {first.id} and {zone.id} record NIC {nic.id} with different"
                 " contents; a blueprint stores one NIC per id",
             )
+    return nics
 
 
-#: (table, its columns in COPY order, the rows of a blueprint), in the order they are written.
-TABLES: Final = (
-    (SLED.name, SLED_COLUMNS, _sled_rows),
-    (DISK.name, DISK_COLUMNS, _disk_rows),
-    (ZONE.name, ZONE_COLUMNS, _zone_rows),
-    (NIC.name, NIC_COLUMNS, _nic_rows),
-    (TRANSIT.name, TRANSIT_COLUMNS, _transit_rows),
-)
+def _tables(blueprint: Blueprint) -> Iterator[tuple[str, Sequence[str], Iterator[Row]]]:
+    """(table, its columns in COPY order, the blueprint's rows of it), in the order they are
+    written; the rows are made as they are consumed."""
+    nics = storable_nics(blueprint)
+    yield SLED.name, SLED_COLUMNS, _sled_rows(blueprint)
+    yield DISK.name, DISK_COLUMNS, _disk_rows(blueprint)
+    yield ZONE.name, ZONE_COLUMNS, _zone_rows(blueprint)
+    yield NIC.name, NIC_COLUMNS, _nic_rows(blueprint.id, nics)
+    yield TRANSIT.name, TRANSIT_COLUMNS, _transit_rows(blueprint.id, nics)
 
 
 def blueprint_rows(blueprint: Blueprint) -> list[tuple[str, Sequence[str], list[Row]]]:
     """Every row of ``blueprint`` but its ``blueprint`` row, per table, built in full
     (:func:`write_blueprint_rows` streams them instead)."""
-    check_storable(blueprint)
-    return [(table, columns, list(rows(blueprint))) for table, columns, rows in TABLES]
+    return [(table, columns, list(rows)) for table, columns, rows in _tables(blueprint)]
 
 
 def driver_connection(conn: Connection) -> PsycopgConnection[Any]:
@@ -281,9 +284,8 @@ def write_blueprint_rows(conn: Connection, blueprint: Blueprint) -> None:
     100,000 zones never exists twice in memory, and the garbage collector, which counts
     objects made and not yet freed, is not set off by the hundreds of thousands of rows.
     """
-    check_storable(blueprint)
-    for table, columns, rows in TABLES:
-        copy_rows(conn, table, columns, rows(blueprint))
+    for table, columns, rows in _tables(blueprint):
+        copy_rows(conn, table, columns, rows)
 
 
 # --- reading back -----------------------------------------------------------------------------
