@@ -139,37 +139,28 @@ def _zone_rows(blueprint: Blueprint) -> Iterator[Row]:
                 )
             else:
                 state, as_of, ready = IN_SERVICE, None, False
-            kind = zone_type.kind
-            if not isinstance(zone_type, _NETWORKED):
-                yield (
-                    bp,
-                    sled_id,
-                    zone.id,
-                    kind,
-                    zone.filesystem_pool,
-                    state,
-                    as_of,
-                    ready,
-                    *_NONE6,
+            networking: Row = _NONE6
+            if isinstance(zone_type, _NETWORKED):
+                external = zone_type.external_ip
+                snat = isinstance(external, SnatExternalIp)
+                networking = (
+                    external.id,
+                    None if snat else external.ip,
+                    external.ip if snat else None,
+                    external.first_port if snat else None,
+                    external.last_port if snat else None,
+                    zone_type.nic.id,
                 )
-                continue
-            external = zone_type.external_ip
-            snat = isinstance(external, SnatExternalIp)
             yield (
                 bp,
                 sled_id,
                 zone.id,
-                kind,
+                zone_type.kind,
                 zone.filesystem_pool,
                 state,
                 as_of,
                 ready,
-                external.id,
-                None if snat else external.ip,
-                external.ip if snat else None,
-                external.first_port if snat else None,
-                external.last_port if snat else None,
-                zone_type.nic.id,
+                *networking,
             )
 
 
